@@ -1,0 +1,1 @@
+"""iflearn: learn how the DeepFloyd IF cascade works by running it."""

@@ -1,0 +1,91 @@
+"""Training losses for IF-style UNets with learned variance (Improved DDPM's hybrid loss).
+
+IF's UNets output 6 channels: 3 for the prediction (noise epsilon, or v) and 3 for ``v_var`` in ``[-1, 1]``,
+which places the step's log-variance between the posterior's (``beta_tilde``) and ``beta``:
+``log sigma^2 = f log beta + (1 - f) log beta_tilde`` with ``f = (v_var + 1) / 2``, exactly as
+``DDPMScheduler(variance_type="learned_range")`` reads it at sampling time.
+
+The loss is ``L_simple + lambda * L_vlb``: mean squared error of the prediction, plus the KL divergence between
+the true posterior q(x_{t-1} | x_t, x_0) and the model's Gaussian, in bits per dimension, with the mean's
+gradient stopped so that the KL term trains only the variance (Nichol & Dhariwal 2021, arXiv:2102.09672).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from diffusers import DDPMScheduler
+
+__all__ = ["hybrid_loss", "target_for"]
+
+
+def _gather(values: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    return values.to(t.device)[t].float().view(-1, 1, 1, 1)
+
+
+def target_for(scheduler: DDPMScheduler, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """What the UNet must predict: epsilon, or ``v = sqrt(abar) eps - sqrt(1 - abar) x0`` for v-prediction."""
+    if scheduler.config.prediction_type == "epsilon":
+        return noise
+    if scheduler.config.prediction_type == "v_prediction":
+        return scheduler.get_velocity(x0, noise, t)
+    raise ValueError(f"prediction_type {scheduler.config.prediction_type!r} is not supported; use epsilon or v_prediction.")
+
+
+def hybrid_loss(
+    scheduler: DDPMScheduler,
+    model_output: torch.Tensor,
+    x0: torch.Tensor,
+    xt: torch.Tensor,
+    noise: torch.Tensor,
+    t: torch.Tensor,
+    vlb_weight: float = 1e-3,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Improved DDPM's hybrid loss for a 6-channel IF UNet output.
+
+    Args:
+        model_output: ``(B, 6, H, W)``; first 3 channels the prediction, last 3 ``v_var`` in ``[-1, 1]``.
+        x0: ``(B, 3, H, W)`` clean pictures in ``[-1, 1]``.
+        xt: ``(B, 3, H, W)`` ``scheduler.add_noise(x0, noise, t)``.
+        noise: ``(B, 3, H, W)`` standard normal.
+        t: ``(B,)`` integer timesteps in ``[0, 1000)``.
+
+    Returns:
+        ``(loss, parts)`` where ``parts`` holds the float values of ``mse`` and ``vlb`` (bits/dim).
+    """
+    pred, v_var = model_output.split(3, dim=1)
+    mse = torch.mean((pred.float() - target_for(scheduler, x0, noise, t).float()) ** 2)
+
+    abar = scheduler.alphas_cumprod
+    abar_t = _gather(abar, t)
+    abar_prev = _gather(torch.cat([torch.ones(1), abar[:-1]]), t)
+    beta_t = 1 - abar_t / abar_prev
+    post_var = (1 - abar_prev) / (1 - abar_t) * beta_t
+    min_log = torch.log(post_var.clamp(min=1e-20))
+    max_log = torch.log(beta_t)
+
+    # The model's estimate of x0, with the mean's gradient stopped (the KL term only trains the variance).
+    pred_d = pred.detach().float()
+    if scheduler.config.prediction_type == "epsilon":
+        x0_hat = (xt - (1 - abar_t).sqrt() * pred_d) / abar_t.sqrt()
+    else:
+        x0_hat = abar_t.sqrt() * xt - (1 - abar_t).sqrt() * pred_d
+    c0 = abar_prev.sqrt() * beta_t / (1 - abar_t)
+    ct = (1 - beta_t).sqrt() * (1 - abar_prev) / (1 - abar_t)
+    mean_true = c0 * x0 + ct * xt
+    mean_model = c0 * x0_hat + ct * xt
+
+    frac = (v_var.float() + 1) / 2
+    log_var_model = frac * max_log + (1 - frac) * min_log
+    kl = 0.5 * (
+        -1.0
+        + log_var_model
+        - min_log
+        + torch.exp(min_log - log_var_model)
+        + (mean_true - mean_model) ** 2 * torch.exp(-log_var_model)
+    )
+    kl = kl.mean(dim=(1, 2, 3)) / math.log(2.0)
+    # At t = 0 no noise is added when sampling, so the variance there does not matter.
+    vlb = torch.where(t > 0, kl, torch.zeros_like(kl)).mean()
+    return mse + vlb_weight * vlb, {"mse": float(mse.detach()), "vlb": float(vlb.detach())}
