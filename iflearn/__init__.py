@@ -1,1 +1,42 @@
-"""iflearn: learn how the DeepFloyd IF cascade works by running it."""
+"""iflearn: learn how the DeepFloyd IF text-to-image cascade works by running it.
+
+The public API, imported lazily so that ``import iflearn`` stays fast (torch and diffusers load on first use)::
+
+    import iflearn
+    iflearn.set_language("ko")                    # quiz text and messages in Korean ("en" for English)
+    cascade = iflearn.Cascade.load()              # real IF on a GPU with Hub access, else mini-IF, and says why
+    result = cascade.generate("a big red circle on a blue background", seed=0)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from iflearn.i18n import get_language, set_language
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Cascade": "iflearn.cascade",
+    "CascadeResult": "iflearn.cascade",
+    "StageResult": "iflearn.cascade",
+    "Backend": "iflearn.backend",
+    "choose_backend": "iflearn.backend",
+    "mini_backend": "iflearn.backend",
+    "real_backend": "iflearn.backend",
+    "choose_recipe": "iflearn.recipes",
+    "RECIPES": "iflearn.recipes",
+    "encode_prompt": "iflearn.text",
+    "tokenize": "iflearn.text",
+    "IFLearnError": "iflearn.errors",
+    "default_device": "iflearn.device",
+}
+
+__all__ = ["__version__", "set_language", "get_language", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'iflearn' has no attribute {name!r}")

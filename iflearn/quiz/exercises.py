@@ -1,0 +1,244 @@
+"""Code exercises: the learner writes a small function, :func:`check_exercise` tests it on random tensors.
+
+Each :class:`Exercise` knows how to draw random inputs and the reference maths (written in NumPy, the
+paper's symbols). The notebook passes the inputs to the learner's function as ``torch`` tensors, so
+``torch.sqrt`` and friends work; the grader runs the same comparison outside the learner's kernel
+(:mod:`iflearn.grading.exercises`).
+
+>>> def q_sample(x0, eps, abar_t):
+...     return abar_t ** 0.5 * x0 + (1 - abar_t) ** 0.5 * eps
+>>> check_exercise("q_sample", q_sample).passed
+True
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from iflearn.i18n import tr
+
+__all__ = ["Exercise", "ExerciseResult", "EXERCISES", "get_exercise", "check_exercise", "compare_outputs"]
+
+Inputs = dict[str, Any]  # name -> np.ndarray (passed as a tensor) or float (passed as a float)
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """A function the learner writes.
+
+    Attributes:
+        name: the exercise name used in ``check_exercise(name, fn)`` and in answer keys.
+        signature: the ``def`` line the learner should write.
+        make_inputs: draws one set of keyword inputs from a NumPy ``Generator``.
+        reference: the right output for those inputs, as a NumPy array.
+        hint: what to try when the result is wrong, in ``"en"`` and ``"ko"``.
+        atol: allowed absolute error (inputs are float32 in the notebook).
+    """
+
+    name: str
+    signature: str
+    make_inputs: Callable[[np.random.Generator], Inputs]
+    reference: Callable[..., np.ndarray]
+    hint: dict[str, str]
+    atol: float = 1e-4
+
+    def cases(self, seed: int, n: int = 3) -> list[Inputs]:
+        """``n`` input sets drawn from ``seed`` (the grader picks a seed the learner cannot know)."""
+        rng = np.random.default_rng(seed)
+        return [self.make_inputs(rng) for _ in range(n)]
+
+
+def _image_inputs(rng: np.random.Generator) -> Inputs:
+    # x0: (B, 3, H, W) float in [-1, 1]; eps: standard normal noise of the same shape; abar_t in (0, 1]
+    shape = (2, 3, 8, 8)
+    return {
+        "x0": rng.uniform(-1, 1, shape).astype(np.float32),
+        "eps": rng.standard_normal(shape).astype(np.float32),
+        "abar_t": np.float32(rng.choice([rng.uniform(0.001, 0.999), 1.0, 0.02])),
+    }
+
+
+def _q_sample_reference(x0: np.ndarray, eps: np.ndarray, abar_t: float) -> np.ndarray:
+    # x_t = sqrt(abar_t) * x_0 + sqrt(1 - abar_t) * eps   (DDPM eq. 4)
+    abar = np.float64(abar_t)
+    return np.sqrt(abar) * x0.astype(np.float64) + np.sqrt(1.0 - abar) * eps.astype(np.float64)
+
+
+def _guidance_inputs(rng: np.random.Generator) -> Inputs:
+    shape = (1, 3, 8, 8)
+    return {
+        "noise_uncond": rng.standard_normal(shape).astype(np.float32),
+        "noise_text": rng.standard_normal(shape).astype(np.float32),
+        "guidance_scale": float(rng.choice([1.0, 4.0, 7.0, rng.uniform(0.0, 12.0)])),
+    }
+
+
+def _guidance_reference(noise_uncond: np.ndarray, noise_text: np.ndarray, guidance_scale: float) -> np.ndarray:
+    # eps = eps_uncond + w * (eps_text - eps_uncond)   (classifier-free guidance, as in IFPipeline)
+    uncond = noise_uncond.astype(np.float64)
+    return uncond + guidance_scale * (noise_text.astype(np.float64) - uncond)
+
+
+def _snr_inputs(rng: np.random.Generator) -> Inputs:
+    return {"abar_t": np.sort(rng.uniform(0.001, 0.999, (10,))).astype(np.float32)}
+
+
+def _snr_reference(abar_t: np.ndarray) -> np.ndarray:
+    # SNR(t) = abar_t / (1 - abar_t): signal power over noise power in x_t
+    abar = abar_t.astype(np.float64)
+    return abar / (1.0 - abar)
+
+
+EXERCISES: dict[str, Exercise] = {
+    "q_sample": Exercise(
+        name="q_sample",
+        signature="def q_sample(x0, eps, abar_t):",
+        make_inputs=_image_inputs,
+        reference=_q_sample_reference,
+        hint={
+            "en": "x_t = sqrt(abar_t) * x0 + sqrt(1 - abar_t) * eps. Both factors are square roots; "
+                  "the noise weight uses (1 - abar_t), not (1 - sqrt(abar_t)).",
+            "ko": "x_t = sqrt(abar_t) * x0 + sqrt(1 - abar_t) * eps 입니다. 두 계수 모두 제곱근이며, "
+                  "노이즈 계수는 (1 - sqrt(abar_t))가 아니라 sqrt(1 - abar_t)입니다.",
+        },
+    ),
+    "guidance": Exercise(
+        name="guidance",
+        signature="def guidance(noise_uncond, noise_text, guidance_scale):",
+        make_inputs=_guidance_inputs,
+        reference=_guidance_reference,
+        hint={
+            "en": "Start from the unconditional prediction and move guidance_scale times along "
+                  "(noise_text - noise_uncond). With guidance_scale = 1 you should get noise_text back.",
+            "ko": "무조건부 예측에서 출발해 (noise_text - noise_uncond) 방향으로 guidance_scale배 이동하세요. "
+                  "guidance_scale = 1이면 noise_text가 그대로 나와야 합니다.",
+        },
+        atol=1e-3,
+    ),
+    "snr": Exercise(
+        name="snr",
+        signature="def snr(abar_t):",
+        make_inputs=_snr_inputs,
+        reference=_snr_reference,
+        hint={
+            "en": "x_t has signal variance abar_t and noise variance 1 - abar_t; SNR is their ratio.",
+            "ko": "x_t의 신호 분산은 abar_t, 노이즈 분산은 1 - abar_t입니다. SNR은 그 비율입니다.",
+        },
+        atol=1e-2,
+    ),
+}
+
+
+def get_exercise(name: str) -> Exercise:
+    """The exercise called ``name``; ``KeyError`` listing the known names otherwise."""
+    if name not in EXERCISES:
+        raise KeyError(f"No exercise named {name!r}; the exercises are {sorted(EXERCISES)}.")
+    return EXERCISES[name]
+
+
+@dataclass(frozen=True)
+class ExerciseResult:
+    """Pass or fail for a code exercise.
+
+    Attributes:
+        name: the exercise name.
+        passed: whether every test case matched the reference.
+        message: what happened (the first mismatch, error or wrong shape).
+        hint: what to try next (empty when passed).
+        max_abs_error: the largest difference from the reference over the cases that ran (``inf`` if none).
+    """
+
+    name: str
+    passed: bool
+    message: str
+    hint: str
+    max_abs_error: float
+
+    def _repr_html_(self) -> str:
+        colour = "#1b7f3b" if self.passed else "#b3261e"
+        hint = f"<br><i>{tr('Hint', '힌트')}: {html.escape(self.hint)}</i>" if self.hint else ""
+        return f'<div style="border-left:4px solid {colour};padding:4px 10px">{html.escape(self.message)}{hint}</div>'
+
+    def __repr__(self) -> str:
+        return self.message + (f"\n{tr('Hint', '힌트')}: {self.hint}" if self.hint else "")
+
+
+def compare_outputs(exercise: Exercise, cases: list[Inputs], outputs: list[Any]) -> ExerciseResult:
+    """Compare outputs (NumPy-convertible) with the reference for each case; the grader uses this too."""
+    worst = 0.0
+    for index, (inputs, output) in enumerate(zip(cases, outputs, strict=True)):
+        expected = exercise.reference(**inputs)
+        try:
+            got = np.asarray(output, dtype=np.float64)
+        except (TypeError, ValueError):
+            return _fail(exercise, tr(f"case {index + 1}: returned {type(output).__name__}, expected a tensor",
+                                      f"사례 {index + 1}: 텐서가 아닌 {type(output).__name__}를 반환했습니다"))
+        if got.shape != expected.shape:
+            return _fail(exercise, tr(f"case {index + 1}: output shape {tuple(got.shape)}, expected {expected.shape}",
+                                      f"사례 {index + 1}: 출력 모양 {tuple(got.shape)}, 기대값 {expected.shape}"))
+        error = float(np.max(np.abs(got - expected))) if got.size else 0.0
+        if not np.isfinite(error):
+            error = float("inf")
+        worst = max(worst, error)
+        if not error <= exercise.atol:
+            return _fail(exercise, tr(f"case {index + 1}: max abs error {error:.3g} > {exercise.atol:g}",
+                                      f"사례 {index + 1}: 최대 절대 오차 {error:.3g} > {exercise.atol:g}"), worst)
+    return ExerciseResult(exercise.name, True, tr(f"✅ {exercise.name}: all {len(cases)} random cases match "
+                                                  f"(max abs error {worst:.2g}).",
+                                                  f"✅ {exercise.name}: 무작위 사례 {len(cases)}개 모두 일치 "
+                                                  f"(최대 절대 오차 {worst:.2g})."), "", worst)
+
+
+def _fail(exercise: Exercise, message: str, worst: float = float("inf")) -> ExerciseResult:
+    return ExerciseResult(exercise.name, False, f"❌ {exercise.name}: {message}",
+                          tr(exercise.hint["en"], exercise.hint["ko"]), worst)
+
+
+def to_torch(inputs: Inputs) -> dict[str, Any]:
+    """NumPy arrays become float32 ``torch`` tensors (plain NumPy if torch is missing); floats stay floats."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency of the course
+        return dict(inputs)
+    return {k: torch.from_numpy(np.array(v)) if isinstance(v, np.ndarray | np.generic) else v
+            for k, v in inputs.items()}
+
+
+def to_numpy(output: Any) -> Any:
+    """A tensor (or anything array-like) as a float64 NumPy array; other objects unchanged."""
+    if hasattr(output, "detach"):
+        output = output.detach().cpu().double().numpy()
+    return output
+
+
+def check_exercise(name: str, fn: Callable[..., Any], seed: int | None = None) -> ExerciseResult:
+    """Run your function on random tensors and compare it with the reference maths.
+
+    Args:
+        name: the exercise, e.g. ``"q_sample"`` (see :data:`EXERCISES`).
+        fn: your function, e.g. ``q_sample`` written as ``def q_sample(x0, eps, abar_t): ...``.
+        seed: fix the random cases (default: new ones each call).
+
+    Returns:
+        An :class:`ExerciseResult` (shown as a green/red box in a notebook) with a hint when it fails.
+    """
+    exercise = get_exercise(name)
+    if not callable(fn):
+        raise TypeError(f"check_exercise({name!r}, {fn!r}): pass your function itself, e.g. "
+                        f"check_exercise({name!r}, {exercise.signature[4:].split('(')[0]}), without calling it.")
+    cases = exercise.cases(seed if seed is not None else int(np.random.default_rng().integers(2**31)))
+    outputs = []
+    for index, inputs in enumerate(cases):
+        try:
+            outputs.append(to_numpy(fn(**to_torch(inputs))))
+        except Exception as exc:  # the learner's code raised: report it as feedback, not a traceback
+            return _fail(exercise, tr(f"case {index + 1} raised {type(exc).__name__}: {exc}. "
+                                      f"Expected signature: {exercise.signature}",
+                                      f"사례 {index + 1}에서 {type(exc).__name__} 발생: {exc}. "
+                                      f"필요한 형태: {exercise.signature}"))
+    return compare_outputs(exercise, cases, outputs)

@@ -1,0 +1,118 @@
+"""Answer cells: ``answer("if-03-noising-extracts", True)`` shows right/wrong and why.
+
+The answer cell's *source* is what the grader reads (see :mod:`iflearn.grading.extract`), so an answer survives
+saving, closing and reopening the notebook. Running the cell only gives the learner feedback.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from iflearn.i18n import tr
+from iflearn.quiz.bank import Question, get_question
+from iflearn.quiz.spec import Verdict, check_answer
+
+__all__ = ["Feedback", "answer_line", "feedback_for", "answer", "session_answers"]
+
+_session: dict[str, Any] = {}
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return "[" + ", ".join(_literal(v) for v in sorted(value, key=str)) + "]"
+    return repr(value)
+
+
+def answer_line(qid: str, value: Any) -> str:
+    """The exact line to paste into an answer cell, e.g. ``answer("if-03-noising-extracts", True)``."""
+    return f"answer({_literal(qid)}, {_literal(value)})"
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What the learner sees after answering.
+
+    Attributes:
+        question: the question answered.
+        value: the learner's answer.
+        verdict: right or wrong, and a short reason.
+    """
+
+    question: Question
+    value: Any
+    verdict: Verdict
+
+    @property
+    def correct(self) -> bool:
+        """Whether the answer is right."""
+        return self.verdict.correct
+
+    @property
+    def headline(self) -> str:
+        """``"✅ Correct!"`` or ``"❌ Not quite (<reason>)."`` in the current language."""
+        if self.correct:
+            return tr("✅ Correct!", "✅ 정답입니다!")
+        return tr(f"❌ Not quite ({self.verdict.reason}).", f"❌ 아쉽지만 틀렸습니다 ({self.verdict.reason}).")
+
+    @property
+    def text(self) -> str:
+        """Headline, teaching explanation and source, as plain text."""
+        lines = [self.headline, self.question.explanation(self.correct)]
+        source = self.question.source.describe()
+        if source:
+            lines.append(tr("Source: ", "출처: ") + source)
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        colour = "#1b7f3b" if self.correct else "#b3261e"
+        source = self.question.source
+        link = ""
+        if source.url:
+            link = f' <a href="{html.escape(source.url)}" target="_blank">{html.escape(source.citation or source.url)}</a>'
+        cite = html.escape(source.section or "") + link
+        return (
+            f'<div style="border-left:4px solid {colour};padding:4px 10px">'
+            f'<b style="color:{colour}">{html.escape(self.headline)}</b><br>'
+            f"{html.escape(self.question.explanation(self.correct))}"
+            f'<br><small>{tr("Source", "출처")}: {cite}</small></div>'
+        )
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def feedback_for(qid: str, value: Any) -> Feedback:
+    """Check ``value`` against question ``qid`` and return the :class:`Feedback` (nothing displayed)."""
+    question = get_question(qid)
+    return Feedback(question=question, value=value, verdict=check_answer(question.spec, value))
+
+
+def answer(qid: str, value: Any) -> None:
+    """Record your answer to quiz question ``qid`` and show whether it is right, and why.
+
+    Write the answer as a plain value: ``True``/``False``, a choice id like ``"b"`` (or a list ``["a", "c"]``
+    when several are right), a string for fill-in questions, a number for numeric ones. The grader reads
+    this line from the saved notebook, so keep it as a literal (not a variable).
+
+    Args:
+        qid: the question id shown above the question, e.g. ``"if-03-noising-extracts"``.
+        value: your answer.
+    """
+    feedback = feedback_for(qid, value)
+    _session[qid] = value
+    try:
+        from IPython.display import display
+
+        display(feedback)
+    except ImportError:  # plain Python: print the text
+        print(feedback.text)
+
+
+def session_answers() -> dict[str, Any]:
+    """The answers given with :func:`answer` in this kernel so far (for the learner; the grader ignores it)."""
+    return dict(_session)
