@@ -1,0 +1,128 @@
+"""Keep the course notebooks clean: execute them in order, strip editor metadata, check what is committed.
+
+Commands::
+
+    python -m iflearn.nbtools execute notebooks/      # re-run every notebook in a fresh kernel, in place,
+                                                      # and print each one's wall time (a Markdown table)
+    python -m iflearn.nbtools check notebooks/        # fail on out-of-order counts, editor metadata, big outputs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+__all__ = ["MAX_NOTEBOOK_BYTES", "MAX_OUTPUT_BYTES", "ALLOWED_METADATA", "check_notebook", "clean_notebook",
+           "execute_notebook", "main"]
+
+#: Size limits for a committed notebook and for one cell's outputs.
+MAX_NOTEBOOK_BYTES = 2_000_000
+MAX_OUTPUT_BYTES = 600_000
+#: Notebook-level metadata keys that may be committed; everything else (widgets state, Colab, VS Code) is editor noise.
+ALLOWED_METADATA = {"kernelspec", "language_info"}
+#: Cell-level metadata keys that may be committed.
+ALLOWED_CELL_METADATA = {"tags"}
+
+
+def check_notebook(path: str | Path) -> list[str]:
+    """Problems that keep a notebook from being committed; an empty list means it is clean."""
+    path = Path(path)
+    problems = []
+    size = path.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        problems.append(f"{path.name}: {size / 1e6:.1f} MB, over the {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB limit")
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as err:  # malformed JSON or schema
+        return problems + [f"{path.name}: not a readable notebook ({err})"]
+    extra = set(nb.metadata) - ALLOWED_METADATA
+    if extra:
+        problems.append(f"{path.name}: editor metadata {sorted(extra)} (run: python -m iflearn.nbtools execute)")
+    expected = 1
+    for index, cell in enumerate(nb.cells):
+        cell_extra = set(cell.get("metadata", {})) - ALLOWED_CELL_METADATA
+        if cell_extra:
+            problems.append(f"{path.name}: cell {index} has editor metadata {sorted(cell_extra)}")
+        if cell.cell_type != "code":
+            continue
+        count = cell.get("execution_count")
+        if count != expected:
+            problems.append(f"{path.name}: cell {index} has execution count {count}, expected {expected} (run in order)")
+        expected = (count or expected) + 1
+        out_bytes = len(json.dumps(cell.get("outputs", [])))
+        if out_bytes > MAX_OUTPUT_BYTES:
+            problems.append(f"{path.name}: cell {index} outputs {out_bytes / 1e6:.2f} MB, over {MAX_OUTPUT_BYTES / 1e6:.1f} MB")
+    return problems
+
+
+def clean_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Drop editor metadata (notebook and cells), keeping kernelspec, language_info and cell tags."""
+    nb.metadata = {k: v for k, v in nb.metadata.items() if k in ALLOWED_METADATA}
+    for cell in nb.cells:
+        cell.metadata = {k: v for k, v in cell.get("metadata", {}).items() if k in ALLOWED_CELL_METADATA}
+        if cell.cell_type == "code":
+            for output in cell.get("outputs", []):
+                output.get("metadata", {}).pop("application/vnd.jupyter.widget-view+json", None)
+    return nb
+
+
+def execute_notebook(path: str | Path, timeout: int = 600) -> float:
+    """Execute a notebook top to bottom in a fresh kernel, in its own folder, write it back clean.
+
+    Returns:
+        Wall seconds of the execution.
+    """
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    nbformat.write(clean_notebook(nb), path)
+    return seconds
+
+
+def _notebooks(paths: list[str]) -> list[Path]:
+    found: list[Path] = []
+    for p in map(Path, paths):
+        found += sorted(p.glob("[0-9][0-9]_*.ipynb")) if p.is_dir() else [p]
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m iflearn.nbtools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ex = sub.add_parser("execute", help="re-execute notebooks in place and report their wall times")
+    ex.add_argument("paths", nargs="+")
+    ex.add_argument("--timeout", type=int, default=600, help="per-cell time limit in seconds")
+    ch = sub.add_parser("check", help="check committed notebooks are clean")
+    ch.add_argument("paths", nargs="+")
+    args = parser.parse_args(argv)
+    notebooks = _notebooks(args.paths)
+    if args.command == "execute":
+        rows = []
+        for nb in notebooks:
+            seconds = execute_notebook(nb, args.timeout)
+            rows.append((nb.name, seconds))
+            print(f"{nb.name}: {seconds:.1f} s", flush=True)
+        print("\n| notebook | CPU seconds (mini backend) |\n|---|---|")
+        for name, seconds in rows:
+            print(f"| {name} | {seconds:.1f} |")
+        return 0
+    problems = [p for nb in notebooks for p in check_notebook(nb)]
+    print("\n".join(problems) if problems else f"{len(notebooks)} notebooks clean")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
