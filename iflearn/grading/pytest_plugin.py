@@ -94,7 +94,7 @@ class SubmissionItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Any, int, str]:
-        return self.path, 0, f"grade {self.submission.identity}"
+        return self.submission.path, None, f"grade {self.submission.identity}"
 
 
 class _GradingSession:
