@@ -28,7 +28,14 @@ def _write(path: str, result: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _skip_slow_optional_imports() -> None:
+    """jsonschema optionally imports ``rfc3987_syntax`` (an IRI grammar, seconds to build) for a format check
+    nbformat never uses; mark it missing so this short-lived process starts fast."""
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    _skip_slow_optional_imports()
     import nbformat
     from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
