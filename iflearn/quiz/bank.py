@@ -246,10 +246,14 @@ def validate_banks(directory: Path | None = None) -> dict[str, list[str]]:
     problems: dict[str, list[str]] = {}
     for name in bank_names(directory):
         data = _read_yaml(directory / f"{name}.yaml")
-        problems[name] = [
-            f"{'/'.join(str(p) for p in error.absolute_path) or '<top>'}: {error.message}"
-            for error in validator.iter_errors(data)
-        ]
+        problems[name] = []
+        for error in validator.iter_errors(data):
+            # an entry failing 'oneOf: [question, ref]' is clearer as the errors of the branch it meant
+            branch = 1 if isinstance(error.instance, dict) and "ref" in error.instance else 0
+            details = [e for e in error.context if list(e.relative_schema_path)[:1] == [branch]]
+            for detail in details or [error]:
+                where = "/".join(str(p) for p in detail.absolute_path) or "<top>"
+                problems[name].append(f"{where}: {detail.message}")
         if isinstance(data, dict) and data.get("notebook") != name:
             problems[name].append(f"'notebook: {data.get('notebook')}' should match the file name {name!r}")
     if not any(problems.values()):

@@ -119,7 +119,7 @@ class QuizWidget:
         paste = tr("To record it for grading, put this line in the answer cell below:",
                    "채점에 반영하려면 아래 답안 셀에 이 줄을 넣으세요:")
         self.feedback.value = (self.last._repr_html_()
-                               + f"<small>{html.escape(paste)}</small><pre>{html.escape(line)}</pre>")
+                               + f"<small>{html.escape(paste)}</small><pre>{html.escape(line, quote=False)}</pre>")
         return self.last
 
     @property
@@ -149,8 +149,8 @@ class QuizWidget:
     def _plain_text(self) -> str:
         lines = [f"[{self.question.id}] {self.question.prompt()}"]
         lines += [f"  {c.label()}" for c in self.question.choices]
-        lines.append(tr(f"Answer with: answer({self.question.id!r}, {self.question.example_answer()})",
-                        f"답하는 방법: answer({self.question.id!r}, {self.question.example_answer()})"))
+        example = f'answer("{self.question.id}", {self.question.example_answer()})'
+        lines.append(tr(f"Answer with: {example}", f"답하는 방법: {example}"))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
