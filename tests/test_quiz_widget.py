@@ -129,3 +129,11 @@ def test_answer_line_is_what_the_grader_reads(tmp_path: Path) -> None:
     assert found == {"if-01-text-input": "텍스트", "if-01-pros": ["a", "b", "d", "e"],
                      "if-03-noising-extracts": True, "if-01-fid": 6.66}
     assert all(feedback_for(qid, value).correct for qid, value in found.items())
+
+
+def test_answer_with_an_unknown_id_warns_instead_of_failing(monkeypatch: pytest.MonkeyPatch) -> None:
+    shown: list[object] = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    answer("if-99-instructor-only", "b")
+    assert isinstance(shown[0], str) and "still recorded for grading" in shown[0]
+    assert session_answers()["if-99-instructor-only"] == "b"

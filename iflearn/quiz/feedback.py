@@ -103,14 +103,19 @@ def answer(qid: str, value: Any) -> None:
         qid: the question id shown above the question, e.g. ``"if-03-noising-extracts"``.
         value: your answer.
     """
-    feedback = feedback_for(qid, value)
+    try:
+        shown: Any = feedback_for(qid, value)
+    except KeyError as exc:  # a typo, or an instructor's own question: say so, keep the line gradable
+        shown = tr(f"⚠️ {exc.args[0]} If your instructor gave you this id, the answer is still recorded for "
+                   "grading; it just cannot be checked here.",
+                   f"⚠️ {exc.args[0]} 강사가 알려 준 id라면 답은 채점용으로 기록됩니다. 여기서 확인만 할 수 없습니다.")
     _session[qid] = value
     try:
         from IPython.display import display
 
-        display(feedback)
+        display(shown)
     except ImportError:  # plain Python: print the text
-        print(feedback.text)
+        print(shown if isinstance(shown, str) else shown.text)
 
 
 def session_answers() -> dict[str, Any]:
