@@ -45,12 +45,16 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
+
+if __package__ in (None, ""):
+    # Run as a script from a checkout: make the repository's iflearn importable even where it is not installed.
+    sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 from iflearn.backend import real_backend
 from iflearn.device import MemoryMonitor
@@ -370,8 +374,8 @@ def clip_token_ids(config: dict[str, Any], seed: int) -> tuple[torch.Tensor, tor
     return ids, neg
 
 
-def encode_t5(encoder: Any, tokens: tuple[torch.Tensor, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(prompt_embeds, negative_embeds)``, each ``(1, 77, d_model)``: two encoder calls, as ``encode_prompt`` makes."""
+def encode_t5(encoder: Any, tokens: tuple[torch.Tensor, ...], device: torch.device) -> tuple[torch.Tensor, ...]:
+    """``(prompt_embeds, negative_embeds)``, each ``(1, 77, d_model)``: two calls, as ``encode_prompt`` makes."""
     ids, mask, neg, neg_mask = (t.to(device) for t in tokens)
     with torch.no_grad():
         embeds = encoder(ids, attention_mask=mask)[0]
@@ -426,7 +430,8 @@ def build_stage(stage: str, settings: Settings, dtype: torch.dtype) -> Any:
             text_encoder=build_clip(read_config(SD_TEXT_CONFIG, folder), device, dtype),
             tokenizer=None,
             unet=build_unet(read_config(SD_UNET_CONFIG, folder), device, dtype),
-            low_res_scheduler=sch["stage_III_low_res"], scheduler=sch["stage_III"], max_noise_level=sch["max_noise_level"],
+            low_res_scheduler=sch["stage_III_low_res"], scheduler=sch["stage_III"],
+            max_noise_level=sch["max_noise_level"],
             **no_safety,
         ))
     raise ValueError(f"stage={stage!r}: expected one of {STAGES}.")
@@ -561,11 +566,12 @@ def load_t5(recipe: Recipe, settings: Settings, folder: Path) -> tuple[Any, dict
         notes["quantization"] = (f"skipped: 8-bit needs bitsandbytes, which is not installed ({NEEDS_CUDA} for the "
                                  "measured run); loaded in full precision instead")
     start = time.perf_counter()
-    with hub_errors("T5 v1.1 XXL (random weights, local checkpoint)", recipe):
+    with hub_errors("T5 v1.1 XXL (random weights, local checkpoint)", recipe), MemoryMonitor(settings.device) as memory:
         encoder = T5EncoderModel.from_pretrained(folder, **kwargs)
         if "device_map" not in kwargs:
             encoder.to(settings.device)
     notes["load_seconds"] = round(time.perf_counter() - start, 2)
+    notes["load_peak_allocated_bytes"] = int(memory.peak_bytes)
     notes["weights_bytes"] = int(encoder.get_memory_footprint())
     return encoder.eval(), notes
 
@@ -602,7 +608,16 @@ def run_t4(settings: Settings, runner: Runner) -> dict[str, Any]:
             state: dict[str, Any] = {}
 
             def text_encoder() -> dict[str, Any]:
-                encoder, notes = load_t5(recipe, settings, folder)
+                try:
+                    encoder, notes = load_t5(recipe, settings, folder)
+                except Exception as err:  # e.g. bitsandbytes missing: keep measuring the stages with an fp16 T5
+                    if not recipe.text_encoder_8bit:
+                        raise
+                    tqdm.write(f"[t4: T5 8-bit] failed ({type(err).__name__}: {str(err)[:200]}); using it unquantized")
+                    free()
+                    encoder, notes = load_t5(replace(recipe, text_encoder_8bit=False), settings, folder)
+                    notes["quantization"] = "failed; fell back to the unquantized T5 (see quantization_error)"
+                    notes["quantization_error"] = error_record(err)["error"]
                 record, state["embeds"] = measure_encoder(encoder, settings)
                 record.update(notes)
                 if recipe.free_text_encoder:
@@ -891,10 +906,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the benchmark; write and return the JSON record."""
     args = parse_args(argv)
     settings = make_settings(args)
-    if settings.cuda:
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
-    env = environment(settings)
+    env = environment(settings)  # PyTorch's defaults are kept (no cudnn.benchmark, no TF32 matmul), as in the course
     out_path = args.out or RESULTS_DIR / f"gpu_cascade_{gpu_slug(env.get('gpu_name'))}.json"
     result: dict[str, Any] = {
         "benchmark": "gpu_cascade",

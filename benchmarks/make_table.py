@@ -80,7 +80,10 @@ def results_table(runs: list[dict[str, Any]]) -> list[str]:
             if _status(t4) and "stages" not in t4:
                 lines.append(_row(gpu, "t4 (15 GB cap)", "all", t4))
             else:
-                lines.append(_row(gpu, "t4 (15 GB cap)", "T5 8-bit encode", t4.get("text_encoder", {})))
+                encoder = t4.get("text_encoder", {})
+                eight_bit = str(encoder.get("quantization")).startswith("8-bit")
+                label = "T5 8-bit encode" if eight_bit else "T5 encode (not 8-bit)"
+                lines.append(_row(gpu, "t4 (15 GB cap)", label, encoder))
                 for stage in STAGES:
                     lines.append(_row(gpu, "t4 (15 GB cap)", f"{stage} (offload)", t4.get("stages", {}).get(stage, {})))
         fast = recipes.get("fast")
