@@ -838,7 +838,7 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=None,
-                   help="JSON to write (default: benchmarks/results/gpu_cascade_<gpu>.json)")
+                   help="JSON to write (default: benchmarks/results/gpu_cascade_<gpu>.json; --tiny: a temp file)")
     p.add_argument("--tiny", action="store_true", help="tiny configs on the CPU, a few steps: checks the code path")
     p.add_argument("--quick", action="store_true",
                    help="IF-I-M + IF-II-M, 10 steps per stage, no compile, no presets: a short check on a GPU")
@@ -907,7 +907,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     settings = make_settings(args)
     env = environment(settings)  # PyTorch's defaults are kept (no cudnn.benchmark, no TF32 matmul), as in the course
-    out_path = args.out or RESULTS_DIR / f"gpu_cascade_{gpu_slug(env.get('gpu_name'))}.json"
+    if args.out:
+        out_path = args.out
+    elif settings.tiny:  # a code-path check, not a result: keep it out of benchmarks/results
+        out_path = Path(tempfile.gettempdir()) / "gpu_cascade_tiny.json"
+    else:
+        out_path = RESULTS_DIR / f"gpu_cascade_{gpu_slug(env.get('gpu_name'))}.json"
     result: dict[str, Any] = {
         "benchmark": "gpu_cascade",
         "proxy_configs": True,
