@@ -85,3 +85,18 @@ def test_requiring_bwrap_fails_loudly_where_it_is_missing(monkeypatch: pytest.Mo
             GradeOptions(sandbox="bwrap").resolve_sandbox()
     finally:
         detect_sandbox.cache_clear()
+
+
+def test_exercise_runs_sandboxed_with_tensor_inputs_and_is_compared_outside(tmp_path: Path) -> None:
+    from iflearn.grading.grade import _grade_exercises
+
+    notebook = v4.new_notebook()
+    notebook.cells = [v4.new_code_cell("import torch"),
+                      v4.new_code_cell("def q_sample(x0, eps, abar_t):\n"
+                                       "    return torch.sqrt(abar_t) * x0 + torch.sqrt(1 - abar_t) * eps"),
+                      v4.new_code_cell("def snr(abar_t):\n    return (1 - abar_t) / abar_t")]
+    verdicts = _grade_exercises(notebook, {"q": "q_sample", "s": "snr", "g": "guidance"}, tmp_path,
+                                GradeOptions(cell_timeout=20), detect_sandbox())
+    assert verdicts["q"] == (True, "correct")
+    assert verdicts["s"][0] is False and "max abs error" in verdicts["s"][1]
+    assert verdicts["g"] == (False, "no top-level 'def guidance(...)' in the notebook")

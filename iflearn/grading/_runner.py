@@ -48,7 +48,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     class SandboxedKernelManager(AsyncKernelManager):
         def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-            command = super().format_kernel_cmd(extra_arguments)
+            # always this Python's ipykernel (whatever kernelspec the notebook or the machine names),
+            # so the sandbox's read-only binds match the interpreter that runs
+            command = [sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file, *(extra_arguments or [])]
             return jail_command(command, workdir, sandbox=sandbox, memory_mb=args.memory_mb, fsize_mb=args.fsize_mb)
 
     stats = {"bytes": 0, "dropped": 0}

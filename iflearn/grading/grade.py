@@ -214,6 +214,8 @@ def _execute(notebook_path: Path, control: Path, options: GradeOptions, sandbox:
 def _grade_exercises(notebook: Any, exercises: dict[str, str], workdir: Path, options: GradeOptions,
                      sandbox: Sandbox) -> dict[str, tuple[bool, str]]:
     """Run the learner's exercise functions in the sandbox; compare outside. qid -> (passed, reason)."""
+    import numpy as np
+
     from iflearn.quiz.exercises import compare_outputs, get_exercise
 
     verdicts: dict[str, tuple[bool, str]] = {}
@@ -227,8 +229,9 @@ def _grade_exercises(notebook: Any, exercises: dict[str, str], workdir: Path, op
             continue
         cases = exercise.cases(secrets.randbits(31))
         plans[qid] = (exercise, cases)
-        encoded = [{k: ({"array": v.tolist()} if hasattr(v, "tolist") and getattr(v, "ndim", 0) > 0
-                        else {"float": float(v)}) for k, v in case.items()} for case in cases]
+        # arrays (and NumPy scalars) become tensors, plain floats stay floats: as in check_exercise
+        encoded = [{k: {"array": v.tolist()} if isinstance(v, (np.ndarray, np.generic)) else {"float": float(v)}
+                    for k, v in case.items()} for case in cases]
         request.append({"qid": qid, "name": name, "function": function, "source": source, "cases": encoded})
     if not request:
         return verdicts
