@@ -106,6 +106,14 @@ def test_non_utf8_names_are_escaped_in_the_identity(tmp_path: Path) -> None:
     assert "caf\\xe9.ipynb" in book.to_csv().decode("utf-8")
 
 
+def test_odd_text_in_reasons_never_breaks_the_csv() -> None:
+    book = Gradebook([], {})
+    row = make_row("x.ipynb", {"q": 0})
+    row.reason = "cannot read " + os.fsdecode(b"caf\xe9")  # a lone surrogate from a file name
+    book.upsert([row], ["q"])
+    assert "caf\\udce9" in book.to_csv().decode("utf-8")
+
+
 def test_rows_round_trip_through_json() -> None:
     row = make_row("a/b.ipynb", {"q": 1.0})
     assert GradeRow.from_json(row.to_json()) == row

@@ -45,7 +45,7 @@ def test_grading_through_pytest_xdist_one_item_per_submission(tmp_path: Path) ->
     write(subs / "a" / "lee.ipynb", "from iflearn.quiz import answer", 'answer("if-01-fid", 6.66)',
           'answer("if-07-looks-3d", True)')
     write(subs / "b" / "lee.ipynb", "from iflearn.quiz import answer", 'answer("if-01-fid", 7)', "1 / 0")
-    (subs / "c.ipynb").write_text("{broken", encoding="utf-8")
+    (subs / os.fsdecode(b"c\xe9.ipynb")).write_text("{broken", encoding="utf-8")  # a non-UTF-8 name
     (tmp_path / "test_ordinary.py").write_text("def test_never_collected():\n    assert False\n")
     done = run_pytest(["-n", "2", "--iflearn-grade", "subs", "--iflearn-key", str(DEMO_KEY),
                        "--iflearn-gradebook", "out/book.csv", "--iflearn-cell-timeout", "10"], tmp_path)
@@ -55,7 +55,7 @@ def test_grading_through_pytest_xdist_one_item_per_submission(tmp_path: Path) ->
     assert "test_never_collected" not in output
     rows = {r["submission"]: r for r in csv.DictReader((tmp_path / "out" / "book.csv").open(encoding="utf-8"))}
     a, b, c = (os.path.join("subs", "a", "lee.ipynb"), os.path.join("subs", "b", "lee.ipynb"),
-               os.path.join("subs", "c.ipynb"))
+               os.path.join("subs", "c\\xe9.ipynb"))
     assert sorted(rows) == sorted([a, b, c])
     assert (rows[a]["status"], rows[a]["score"]) == ("ok", "2")
     assert (rows[b]["status"], rows[b]["score"], rows[b]["if-01-fid"]) == ("error", "0", "0")

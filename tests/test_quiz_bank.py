@@ -104,3 +104,15 @@ def test_review_reuses_the_source_questions_by_reference() -> None:
 def test_unknown_question_id_suggests_close_matches() -> None:
     with pytest.raises(KeyError, match="if-03-noising-extracts"):
         get_question("if-03-noising-extract")
+
+
+def test_importing_the_quiz_package_is_light() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, iflearn.quiz, iflearn.grading\n"
+            "heavy = [m for m in ('torch', 'diffusers', 'transformers', 'ipywidgets', 'numpy', 'jsonschema')"
+            " if m in sys.modules]\n"
+            "assert not heavy, heavy")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

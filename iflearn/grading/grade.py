@@ -113,7 +113,7 @@ class GradeRow:
 
     def to_json(self) -> str:
         """Serialise (for pytest-xdist workers sending rows back)."""
-        return json.dumps(self.__dict__, ensure_ascii=False)
+        return json.dumps(self.__dict__)  # ASCII-escaped: safe to send between processes whatever the text
 
     @classmethod
     def from_json(cls, text: str) -> GradeRow:

@@ -89,7 +89,7 @@ class Gradebook:
         writer.writeheader()
         for identity in sorted(self.rows):
             writer.writerow(self.rows[identity])
-        return buffer.getvalue().encode("utf-8")
+        return buffer.getvalue().encode("utf-8", errors="backslashreplace")  # never fail on odd text
 
     def write(self, path: Path) -> None:
         """Write atomically."""

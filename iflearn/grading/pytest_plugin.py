@@ -86,7 +86,8 @@ class SubmissionItem(pytest.Item):
         row = grade_submission(self.submission, key, options)
         self.user_properties.append((_ROW, row.to_json()))
         if row.status != "ok":
-            raise SubmissionNotClean(f"{row.status}: {row.reason}")
+            message = f"{row.status}: {row.reason}".encode("utf-8", "backslashreplace").decode("utf-8")
+            raise SubmissionNotClean(message)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, SubmissionNotClean):
@@ -94,7 +95,8 @@ class SubmissionItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Any, int, str]:
-        return self.submission.path, None, f"grade {self.submission.identity}"
+        # the identity, not the path: it is valid UTF-8 even when the file name is not (xdist sends it as text)
+        return self.submission.identity, None, f"grade {self.submission.identity}"
 
 
 class _GradingSession:
