@@ -320,8 +320,9 @@ def error_record(err: BaseException) -> dict[str, Any]:
 class Runner:
     """Runs named jobs: skips them when the time budget is spent, records errors and goes on, shows progress."""
 
-    def __init__(self, settings: Settings, total_jobs: int) -> None:
+    def __init__(self, settings: Settings, total_jobs: int, checkpoint: Callable[[], None] | None = None) -> None:
         self.settings = settings
+        self.checkpoint = checkpoint  # called after every job: the JSON on disk keeps what is done so far
         self.bar = tqdm(total=total_jobs, desc="gpu cascade", unit="job")
 
     def job(self, name: str, fn: Callable[[], dict[str, Any]], needs_s: float = 0.0) -> dict[str, Any]:
@@ -341,6 +342,8 @@ class Runner:
         finally:
             free()
             self.bar.update()
+            if self.checkpoint is not None:
+                self.checkpoint()
 
     def close(self) -> None:
         self.bar.close()
@@ -591,10 +594,13 @@ def measure_encoder(encoder: Any, settings: Settings) -> tuple[dict[str, Any], t
     return record, tuple(e.detach().float().cpu() for e in embeds)
 
 
-def run_t4(settings: Settings, runner: Runner) -> dict[str, Any]:
-    """iflearn's ``t4`` recipe under a 15 GB cap: every flag of ``RECIPES["t4"]`` drives what happens."""
+def run_t4(settings: Settings, runner: Runner, out: dict[str, Any]) -> dict[str, Any]:
+    """iflearn's ``t4`` recipe under a 15 GB cap: every flag of ``RECIPES["t4"]`` drives what happens.
+
+    Fills ``out`` part by part (so a run stopped halfway keeps what it measured) and returns it.
+    """
     recipe = RECIPES["t4"]
-    out: dict[str, Any] = {"recipe": recipe.name, "summary": recipe.summary, "skipped": {}, "stages": {}}
+    out.update({"recipe": recipe.name, "summary": recipe.summary, "skipped": {}, "stages": {}})
     dtype = recipe.dtype if settings.cuda else torch.float32
     if not settings.cuda:
         out["skipped"]["float16"] = f"{NEEDS_CUDA}: float32 on the CPU"
@@ -663,12 +669,15 @@ def preset_timesteps(name: str) -> list[int]:
     return list(getattr(presets, f"{name}_timesteps"))
 
 
-def run_fast(settings: Settings, runner: Runner) -> dict[str, Any]:
-    """iflearn's ``full_gpu`` recipe: T5 and all three stages on the device, then ``torch.compile`` and presets."""
+def run_fast(settings: Settings, runner: Runner, out: dict[str, Any]) -> dict[str, Any]:
+    """iflearn's ``full_gpu`` recipe: T5 and all three stages on the device, then ``torch.compile`` and presets.
+
+    Fills ``out`` part by part and returns it.
+    """
     recipe = RECIPES["full_gpu"]
     dtype = recipe.dtype if settings.cuda else torch.float32
-    out: dict[str, Any] = {"recipe": recipe.name, "summary": recipe.summary, "dtype": str(dtype).replace("torch.", ""),
-                           "skipped": {}, "eager": {}, "compiled": {}, "presets": {}}
+    out.update({"recipe": recipe.name, "summary": recipe.summary, "dtype": str(dtype).replace("torch.", ""),
+                "skipped": {}, "eager": {}, "compiled": {}, "presets": {}})
     if not settings.cuda:
         out["skipped"]["float16"] = f"{NEEDS_CUDA}: float32 on the CPU"
     state: dict[str, Any] = {}
@@ -946,20 +955,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             extra = f" (published {row['published_params'] / 1e9:g}B, ratio {row['ratio_to_published']})"
         print(f"  {name:36s} {row['params'] / 1e9:8.3f}B{' proxy' if row['proxy'] else ''}{extra}")
     jobs = {"t4": 5, "fast": 1 + 3 + 3 + sum(len(v) for v in PRESETS.values())}
-    runner = Runner(settings, sum(jobs[r] for r in settings.recipes))
+    def checkpoint() -> None:
+        result["total_seconds"] = round(time.perf_counter() - settings.started, 2)
+        write_json(out_path, result)
+
+    runner = Runner(settings, sum(jobs[r] for r in settings.recipes), checkpoint)
     runs = {"t4": run_t4, "fast": run_fast}
     try:
         for name in settings.recipes:
+            result["recipes"][name] = {}
             try:
-                result["recipes"][name] = runs[name](settings, runner)
+                runs[name](settings, runner, result["recipes"][name])
             except KeyboardInterrupt:
                 raise
             except BaseException as err:  # keep the other recipe's numbers
-                result["recipes"][name] = error_record(err)
+                result["recipes"][name].update(error_record(err))
             finally:
                 free()
-            result["total_seconds"] = round(time.perf_counter() - settings.started, 2)
-            write_json(out_path, result)
+            checkpoint()
     finally:
         runner.close()
     result["total_seconds"] = round(time.perf_counter() - settings.started, 2)
