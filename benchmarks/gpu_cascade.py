@@ -222,7 +222,15 @@ def parameter_table(folder: Path = CONFIG_DIR) -> dict[str, dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------------------------
 @dataclass
 class Settings:
-    """What one benchmark run measures and where."""
+    """What one benchmark run measures and where.
+
+    Attributes:
+        config_dir: ``configs/`` (full size) or ``configs/tiny/``.
+        steps, guidance: per stage (I, II, III); default iflearn's real-backend defaults, 100 / 50 / 75 and 7 / 4 / 9.
+        noise_levels: stage II's and stage III's augmentation noise levels (250, 100).
+        warmup_steps: steps of the warm-up call made before each measured call.
+        budget_s: no part starts once fewer seconds than it needs are left of this budget.
+    """
 
     device: torch.device
     tiny: bool
