@@ -2,7 +2,8 @@
 
 Usage: ``python _exercise_worker.py request.json response.json``
 
-``request.json``: ``{"exercises": [{"name", "function", "source", "cases": [{arg: {"array": [...]} | {"float": x}}]}]}``.
+``request.json``: ``{"exercises": [{"name", "function", "source", "cases": [...]}]}`` where each case maps an
+argument name to ``{"array": [...]}`` (a tensor) or ``{"float": x}``.
 It ``exec``s each function's module (the notebook's imports plus the ``def``), calls it on every case with
 float32 torch tensors, and writes the raw outputs as lists. It does not know the right answers: the grader
 compares the outputs with the reference maths outside the sandbox.
@@ -13,6 +14,8 @@ from __future__ import annotations
 import json
 import sys
 from typing import Any
+
+__all__ = ["main"]
 
 _MAX_VALUES = 100_000
 

@@ -17,6 +17,8 @@ import resource
 import signal
 import sys
 
+__all__ = ["main"]
+
 _DEAD_PROXY = "http://127.0.0.1:9"  # the discard port: nothing listens, connections fail at once
 
 

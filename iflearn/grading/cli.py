@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import importlib.util
 import os
 import subprocess
 import sys
@@ -36,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("submissions", nargs="*", help="notebooks or folders of notebooks (*.ipynb)")
     parser.add_argument("--key", help="the answer key (.json or .yaml), e.g. from --make-key")
-    parser.add_argument("--out", default="gradebook.csv", help="gradebook CSV to create or update (default %(default)s)")
+    parser.add_argument("--out", default="gradebook.csv",
+                        help="gradebook CSV to create or update (default %(default)s)")
     parser.add_argument("--cell-timeout", type=float, default=30.0, help="seconds per cell (default %(default)s)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per notebook (default %(default)s)")
     parser.add_argument("-n", "--workers", type=int, default=1,
@@ -140,6 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         parser.error(f"submission path(s) not found: {missing}")
     if args.workers > 1:
+        if importlib.util.find_spec("xdist") is None:
+            parser.error(f"-n {args.workers} grades in parallel with pytest-xdist, which is not installed; "
+                         "pip install pytest-xdist, or drop -n to grade one notebook at a time")
         return _grade_with_pytest(args)
     return grade(args)
 

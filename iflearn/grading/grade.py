@@ -14,6 +14,7 @@ Whatever a submission does, :func:`grade_submission` returns a :class:`GradeRow`
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -132,7 +133,8 @@ def _identity(path: Path, base: Path) -> str:
     return raw.decode("utf-8", errors="backslashreplace")
 
 
-def find_submissions(paths: Iterable[str | os.PathLike[str]], base: str | os.PathLike[str] | None = None) -> list[Submission]:
+def find_submissions(paths: Iterable[str | os.PathLike[str]],
+                     base: str | os.PathLike[str] | None = None) -> list[Submission]:
     """Every ``*.ipynb`` under ``paths`` (files are taken as given), sorted, without duplicates.
 
     Hidden folders (``.ipynb_checkpoints``) are skipped. Identity is the path relative to ``base``
@@ -161,10 +163,8 @@ def _now() -> str:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     proc.wait()
 
 

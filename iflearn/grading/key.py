@@ -62,7 +62,9 @@ def make_key(path: str | os.PathLike[str]) -> Key:
     elif path.is_file() and path.suffix in (".yaml", ".yml"):
         directory, banks = path.parent, [path.stem]
     else:
-        raise FileNotFoundError(f"--make-key {str(path)!r}: expected the quizzes/ folder or one quizzes/<notebook>.yaml.")
+        raise FileNotFoundError(
+            f"--make-key {str(path)!r}: expected the quizzes/ folder or one quizzes/<notebook>.yaml."
+        )
     questions: dict[str, AnswerSpec] = {}
     for bank in banks:
         for question in load_bank(bank, directory):

@@ -51,7 +51,10 @@ def ask(qid: str) -> QuizWidget:
 
 
 def check_exercise(name: str, fn: Callable[..., Any], seed: int | None = None) -> ExerciseResult:
-    """Test your function for exercise ``name`` on random tensors (see :func:`iflearn.quiz.exercises.check_exercise`)."""
+    """Test your function for exercise ``name`` on random tensors.
+
+    See :func:`iflearn.quiz.exercises.check_exercise`.
+    """
     from iflearn.quiz.exercises import check_exercise as _check
 
     return _check(name, fn, seed=seed)

@@ -73,7 +73,8 @@ class Feedback:
         source = self.question.source
         link = ""
         if source.url:
-            link = f' <a href="{html.escape(source.url)}" target="_blank">{html.escape(source.citation or source.url)}</a>'
+            label = html.escape(source.citation or source.url)
+            link = f' <a href="{html.escape(source.url)}" target="_blank">{label}</a>'
         cite = html.escape(source.section or "") + link
         return (
             f'<div style="border-left:4px solid {colour};padding:4px 10px">'

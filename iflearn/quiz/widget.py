@@ -44,8 +44,8 @@ class QuizWidget:
         spec = question.spec
         layout = w.Layout(width="auto")
         if spec.type == "true_false":
-            self.input = w.ToggleButtons(options=[(tr("True", "참 (True)"), True), (tr("False", "거짓 (False)"), False)],
-                                         value=None)
+            options = [(tr("True", "참 (True)"), True), (tr("False", "거짓 (False)"), False)]
+            self.input = w.ToggleButtons(options=options, value=None)
         elif spec.type == "multiple_choice" and spec.multiple:
             self._boxes = {c.id: w.Checkbox(value=False, description=c.label(), indent=False, layout=layout)
                            for c in question.choices}
@@ -54,11 +54,12 @@ class QuizWidget:
             self.input = w.RadioButtons(options=[(c.label(), c.id) for c in question.choices], value=None,
                                         layout=layout)
         elif spec.type in ("fill_in", "numeric"):
-            placeholder = tr("type your answer", "답을 입력하세요") if spec.type == "fill_in" else tr("a number", "숫자")
+            is_text = spec.type == "fill_in"
+            placeholder = tr("type your answer", "답을 입력하세요") if is_text else tr("a number", "숫자")
             self.input = w.Text(value="", placeholder=placeholder)
         else:
-            self.input = w.HTML(tr(f"Write the function and run <code>check_exercise({spec.exercise!r}, ...)</code>.",
-                                   f"함수를 작성하고 <code>check_exercise({spec.exercise!r}, ...)</code>를 실행하세요."))
+            call = f"<code>check_exercise({spec.exercise!r}, ...)</code>"
+            self.input = w.HTML(tr(f"Write the function and run {call}.", f"함수를 작성하고 {call}를 실행하세요."))
         hint = tr("(choose all that apply)", "(해당하는 것을 모두 고르세요)") if spec.multiple else ""
         self.title = w.HTML(f"<b>{html.escape(question.prompt())}</b> {hint}"
                             f"<br><small><code>{html.escape(question.id)}</code></small>")

@@ -6,7 +6,8 @@ Writes ``tests/grading_demo/key.json`` and ``tests/grading_demo/submissions/``. 
 answers one question correctly (``if-01-text-input``) so a test can check its score is exactly what its
 answer cells earn, no more. Grade the demo with::
 
-    iflearn grade tests/grading_demo/submissions --key tests/grading_demo/key.json --out /tmp/demo-gradebook.csv --cell-timeout 5 --timeout 30
+    iflearn grade tests/grading_demo/submissions --key tests/grading_demo/key.json \\
+        --out /tmp/demo/gradebook.csv --cell-timeout 5 --timeout 30
 """
 
 from __future__ import annotations
@@ -31,13 +32,16 @@ QUESTIONS = [
 ]
 IMPORT = "from iflearn.quiz import answer"
 ONE_RIGHT = 'answer("if-01-text-input", "text")'
-Q_SAMPLE_RIGHT = "import math\n\ndef q_sample(x0, eps, abar_t):\n    return abar_t ** 0.5 * x0 + (1 - abar_t) ** 0.5 * eps"
+Q_SAMPLE_RIGHT = ("import math\n\ndef q_sample(x0, eps, abar_t):\n"
+                  "    return abar_t ** 0.5 * x0 + (1 - abar_t) ** 0.5 * eps")
 
 
 def _nb(*cells: str | nbformat.NotebookNode) -> nbformat.NotebookNode:
     notebook = v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.cells = [c if isinstance(c, dict) else v4.new_code_cell(c) for c in cells]
+    for index, cell in enumerate(notebook.cells):
+        cell["id"] = f"cell-{index}"  # stable ids: regenerating gives the same files
     return notebook
 
 
