@@ -100,3 +100,15 @@ def test_exercise_runs_sandboxed_with_tensor_inputs_and_is_compared_outside(tmp_
     assert verdicts["q"] == (True, "correct")
     assert verdicts["s"][0] is False and "max abs error" in verdicts["s"][1]
     assert verdicts["g"] == (False, "no top-level 'def guidance(...)' in the notebook")
+
+
+def test_memory_hog_hits_the_kernel_memory_limit(tmp_path: Path) -> None:
+    from iflearn.grading.grade import Submission, grade_submission
+    from iflearn.grading.key import load_key
+
+    path = write(tmp_path / "hog.ipynb", "from iflearn.quiz import answer", 'answer("if-01-fid", 6.66)',
+                 "hog = bytearray(3 * 2**30)  # 3 GiB")
+    row = grade_submission(Submission(path, "hog.ipynb"), load_key(DEMO / "key.json"),
+                           GradeOptions(cell_timeout=20, memory_mb=1024))
+    assert (row.status, row.total) == ("error", 1.0)
+    assert "MemoryError" in row.reason

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 from typing import Any
@@ -81,6 +82,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     os.makedirs(os.path.join(workdir, "ipc"), exist_ok=True)
     client = CappedClient(notebook, km=km, timeout_func=cell_timeout, startup_timeout=min(60, args.timeout),
                           allow_errors=False, shutdown_kernel="immediate", record_timing=False,
+                          store_widget_state=False,
                           kernel_name="python3", resources={"metadata": {"path": workdir}})
 
     def on_cell_start(cell: Any, cell_index: int) -> None:
@@ -131,9 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-mb", type=int, default=4096)
     parser.add_argument("--fsize-mb", type=int, default=256)
     parser.add_argument("--max-output-kb", type=int, default=1024)
+    parser.add_argument("--runner-memory-mb", type=int, default=2048)
     parser.add_argument("--executed", help="also write the executed notebook (capped outputs) here")
     parser.add_argument("--sandbox", choices=("bwrap", "none"), default="none")
     args = parser.parse_args(argv)
+    # cap this process too (soft limit only, so the kernel's own limit can still be set above it)
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (args.runner_memory_mb * 2**20, hard))
     try:
         result = run(args)
     except Exception as exc:  # report, never leave the grader without a result
