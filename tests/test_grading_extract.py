@@ -65,9 +65,11 @@ def test_ipython_magics_do_not_hide_answers() -> None:
 
 
 def test_extract_function_keeps_imports_and_the_last_definition() -> None:
-    source = extract_function(nb("import math", "def q_sample(x0, eps, abar_t):\n    return 0",
+    source = extract_function(nb("import math\nimport diffusers\nfrom os import path as p",
+                                 "def q_sample(x0, eps, abar_t):\n    return 0",
                                  "def q_sample(x0, eps, abar_t):\n    return math.sqrt(abar_t) * x0"), "q_sample")
-    assert source is not None and source.startswith("import math")
+    assert source is not None and source.startswith("import math\n")
+    assert "diffusers" not in source and "path" not in source  # unused imports are left out
     assert "return 0" not in source and "math.sqrt" in source
     assert extract_function(nb("x = 1"), "q_sample") is None
 

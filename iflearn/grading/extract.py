@@ -146,21 +146,25 @@ def extract_answers(notebook: nbformat.NotebookNode) -> dict[str, FoundAnswer]:
 
 
 def extract_function(notebook: nbformat.NotebookNode, name: str) -> str | None:
-    """Source of a module with the notebook's top-level imports and its last top-level ``def name(...)``.
+    """Source of a module with the last top-level ``def name(...)`` and the top-level imports it uses.
 
     The grader runs this module (in the sandbox) to test a code exercise, without the rest of the notebook.
     """
-    imports: list[str] = []
-    definition: str | None = None
+    imports: list[ast.Import | ast.ImportFrom] = []
+    definition: ast.FunctionDef | None = None
     for _, source in code_cells(notebook):
         module = _parse(source)
         if module is None:
             continue
         for node in module.body:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                imports.append(ast.unparse(node))
+                imports.append(node)
             elif isinstance(node, ast.FunctionDef) and node.name == name:
-                definition = ast.unparse(node)
+                definition = node
     if definition is None:
         return None
-    return "\n".join(dict.fromkeys(imports)) + "\n\n" + definition + "\n"
+    # keep only the imports the function uses (``import torch`` for ``torch.sqrt``), not the whole notebook's
+    used = {n.id for n in ast.walk(definition) if isinstance(n, ast.Name)}
+    needed = [ast.unparse(node) for node in imports
+              if any((alias.asname or alias.name).split(".")[0] in used for alias in node.names)]
+    return "\n".join(dict.fromkeys(needed)) + "\n\n" + ast.unparse(definition) + "\n"
