@@ -117,3 +117,18 @@ def test_odd_text_in_reasons_never_breaks_the_csv() -> None:
 def test_rows_round_trip_through_json() -> None:
     row = make_row("a/b.ipynb", {"q": 1.0})
     assert GradeRow.from_json(row.to_json()) == row
+
+
+def test_atomic_write_keeps_the_permissions_of_the_file_it_replaces(tmp_path: Path) -> None:
+    from iflearn.grading.gradebook import atomic_write
+
+    path = tmp_path / "book.csv"
+    umask = os.umask(0o022)
+    try:
+        atomic_write(path, b"a")
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644  # a new file follows the umask, not mkstemp's 0o600
+    os.chmod(path, 0o640)
+    atomic_write(path, b"b")
+    assert path.stat().st_mode & 0o777 == 0o640 and path.read_bytes() == b"b"
