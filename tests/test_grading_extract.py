@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -95,6 +96,13 @@ def test_read_notebook_reports_broken_files(tmp_path: Path) -> None:
         big = tmp_path / "big.ipynb"
         big.write_bytes(b" " * (2 * 2**20))
         read_notebook(big, max_bytes=2**20)
+
+
+def test_a_fifo_named_like_a_notebook_does_not_block(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.ipynb"
+    os.mkfifo(fifo)
+    with pytest.raises(NotebookProblem, match="not a regular file"):
+        read_notebook(fifo)
 
 
 def test_nbformat_v3_is_converted(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,10 @@ def read_notebook(path: Path, max_bytes: int = 20 * 2**20) -> tuple[nbformat.Not
         NotebookProblem: too large, not JSON, not a notebook, or invalid against the nbformat schema.
     """
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
+            raise NotebookProblem("not a regular file")
+        size = info.st_size
         if size > max_bytes:
             raise NotebookProblem(f"file is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB limit")
         raw = path.read_bytes()
