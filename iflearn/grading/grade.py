@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nbformat
+
 from iflearn.grading.extract import NotebookProblem, extract_answers, extract_function, read_notebook
 from iflearn.grading.key import Key
 from iflearn.grading.sandbox import Sandbox, detect_sandbox, jail_command
@@ -316,7 +318,7 @@ def _grade_into(row: GradeRow, submission: Submission, key: Key, options: GradeO
         # 4. does the notebook run? a fresh kernel on a temporary copy
         if options.execute:
             copy = workdir / "submission.ipynb"
-            shutil.copyfile(submission.path, copy)
+            nbformat.write(notebook, copy)  # exactly what was graded (v4), even if the file changes meanwhile
             result = _execute(copy, control, options, sandbox)
             row.status = result["status"]
             row.reason = "; ".join(r for r in (result.get("reason", ""), note) if r)
