@@ -27,7 +27,7 @@ def test_right_and_wrong_answers(spec: AnswerSpec, value: object, correct: bool)
 
 
 @pytest.mark.parametrize("spec, value, expected", [
-    (TF, 1, "True or False"), (TF, "yes", "True or False"), (TF, None, "True or False"),
+    (TF, 1, "True or False"), (TF, "yes", "True or False"), (TF, 0.0, "True or False"),
     (ONE, 2, "one choice id"), (MANY, "a, c", "unknown choice"), (ONE, ["a", "b"], "exactly one"),
     (FILL, 42, "a string"), (NUM, "6.66", "a number"), (NUM, True, "a number"), (NUM, float("nan"), "a number"),
 ])
@@ -63,3 +63,9 @@ def test_bad_specs_say_how_to_fix_them(data: dict, message: str) -> None:
 def test_to_dict_round_trips() -> None:
     for spec in (TF, ONE, MANY, FILL, NUM):
         assert AnswerSpec.from_dict(spec.to_dict()) == spec
+
+
+@pytest.mark.parametrize("spec", [TF, ONE, MANY, FILL, NUM])
+def test_none_placeholder_is_not_answered(spec: AnswerSpec) -> None:
+    verdict = check_answer(spec, None)
+    assert not verdict.correct and "not answered yet" in verdict.reason

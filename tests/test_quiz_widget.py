@@ -137,3 +137,12 @@ def test_answer_with_an_unknown_id_warns_instead_of_failing(monkeypatch: pytest.
     answer("if-99-instructor-only", "b")
     assert isinstance(shown[0], str) and "still recorded for grading" in shown[0]
     assert session_answers()["if-99-instructor-only"] == "b"
+
+
+def test_none_placeholder_is_a_reminder_not_a_wrong_answer() -> None:
+    feedback = feedback_for("if-07-bias", None)
+    assert not feedback.answered and not feedback.correct
+    assert feedback.text == feedback.headline
+    assert 'replace None with your answer, e.g. answer("if-07-bias", True)' in feedback.text
+    assert "stereotype" not in feedback.text  # the explanation is not given away
+    assert "#8a8a8a" in feedback._repr_html_()

@@ -53,8 +53,17 @@ class Feedback:
         return self.verdict.correct
 
     @property
+    def answered(self) -> bool:
+        """False while the answer cell still holds its ``None`` placeholder."""
+        return self.value is not None
+
+    @property
     def headline(self) -> str:
-        """``"✅ Correct!"`` or ``"❌ Not quite (<reason>)."`` in the current language."""
+        """``"✅ Correct!"``, ``"❌ Not quite (<reason>)."`` or a reminder to replace ``None``."""
+        if not self.answered:
+            example = answer_line(self.question.id, "...").replace('"..."', self.question.example_answer())
+            return tr(f"✏️ Not answered yet: replace None with your answer, e.g. {example}",
+                      f"✏️ 아직 답하지 않았습니다: None을 답으로 바꾸세요. 예: {example}")
         if self.correct:
             return tr("✅ Correct!", "✅ 정답입니다!")
         return tr(f"❌ Not quite ({self.verdict.reason}).", f"❌ 아쉽지만 틀렸습니다 ({self.verdict.reason}).")
@@ -62,6 +71,8 @@ class Feedback:
     @property
     def text(self) -> str:
         """Headline, teaching explanation and source, as plain text."""
+        if not self.answered:
+            return self.headline
         lines = [self.headline, self.question.explanation(self.correct)]
         source = self.question.source.describe()
         if source:
@@ -69,6 +80,8 @@ class Feedback:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
+        if not self.answered:
+            return f'<div style="border-left:4px solid #8a8a8a;padding:4px 10px">{html.escape(self.headline)}</div>'
         colour = "#1b7f3b" if self.correct else "#b3261e"
         source = self.question.source
         link = ""

@@ -173,6 +173,8 @@ def check_answer(spec: AnswerSpec, value: Any) -> Verdict:
         A :class:`Verdict`; ``reason`` says what was expected when the type is wrong.
     """
     right = Verdict(True, tr("correct", "정답"))
+    if value is None:  # the answer cell's placeholder, not an answer yet
+        return Verdict(False, tr("not answered yet (None)", "아직 답하지 않음 (None)"), valid=False)
     if spec.type == "true_false":
         if not isinstance(value, bool):
             return _wrong_type("True or False", value)
