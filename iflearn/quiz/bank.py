@@ -104,8 +104,8 @@ class Question:
         """A literal the learner could type for this type (not the right answer), for instructions."""
         return {
             "true_false": "True",
-            "multiple_choice": "['a', 'c']" if self.spec.multiple else "'b'",
-            "fill_in": "'...'",
+            "multiple_choice": '["a", "c"]' if self.spec.multiple else '"b"',
+            "fill_in": '"..."',
             "numeric": "0.0",
         }.get(self.type, "...")
 
