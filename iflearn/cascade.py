@@ -181,6 +181,7 @@ class Cascade:
         noise_level: int | None = None,
         timesteps: list[int] | None = None,
         size: int | None = None,
+        progress: bool = True,
     ) -> CascadeResult:
         """Run the cascade for one prompt.
 
@@ -190,6 +191,7 @@ class Cascade:
             noise_level: stage II's augmentation noise level in ``[0, 1000)`` (default 250).
             timesteps: a stage I timestep preset, e.g. ``fast27_timesteps`` (overrides its step count).
             size: stage I's picture side; only the size the backend was trained for is accepted.
+            progress: show progress bars (the cascade's and each stage's denoising loop).
 
         Returns:
             A :class:`CascadeResult`; ``stages[i].images`` is ``(1, 3, H, W)`` in ``[-1, 1]``.
@@ -223,7 +225,8 @@ class Cascade:
             check_size(size, (self.backend.sizes[0],))
 
         result = CascadeResult(prompt, negative_prompt, seed, self.backend.name, self.recipe.name)
-        bar = tqdm(total=n, desc="cascade", unit="stage")
+        self._progress = progress
+        bar = tqdm(total=n, desc="cascade", unit="stage", disable=not progress)
         encoding = self.encode(prompt, negative_prompt)
         result.encoding = encoding
         embeds, negative = encoding.prompt_embeds, encoding.negative_embeds
@@ -250,6 +253,7 @@ class Cascade:
 
     def _run(self, result: CascadeResult, index: int, part: str, kwargs: dict[str, Any], seed: int) -> torch.Tensor:
         pipe = self.pipe(part)
+        pipe.set_progress_bar_config(disable=not getattr(self, "_progress", True), leave=False)
         generator = torch.Generator("cpu").manual_seed(seed)
         dtype = getattr(pipe.unet, "dtype", torch.float32)
         for key in ("prompt_embeds", "negative_prompt_embeds", "image"):

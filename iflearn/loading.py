@@ -21,6 +21,7 @@ from iflearn.recipes import Recipe, recipe_for_oom
 __all__ = [
     "hub_errors",
     "load_prompt_encoder",
+    "text_encoder_kwargs",
     "load_stage1",
     "load_stage2",
     "load_stage3",
@@ -75,10 +76,14 @@ def hub_errors(repo: str, recipe: Recipe | None = None) -> Iterator[None]:
                     "3) huggingface_hub.login() 으로 로그인하세요(Colab: Secrets에 HF_TOKEN 추가).",
                 )
             ) from err
-        offline = type(err).__name__ in ("LocalEntryNotFoundError", "OfflineModeIsEnabled", "ConnectionError") or any(
-            s in text
-            for s in ("Connection", "resolve", "offline", "Max retries", "connect", "cached", "outgoing traffic",
-                      "Name or service")
+        hub_shaped = isinstance(err, (OSError, ConnectionError)) or "huggingface_hub" in type(err).__module__
+        offline = type(err).__name__ in ("LocalEntryNotFoundError", "OfflineModeIsEnabled", "ConnectionError") or (
+            hub_shaped
+            and any(
+                s in text
+                for s in ("Couldn't connect", "Connection", "Max retries", "not fully cached", "outgoing traffic",
+                          "Name or service not known", "offline")
+            )
         )
         if offline:
             raise HubUnreachableError(
@@ -118,6 +123,30 @@ def _dtype_kwargs(backend: Backend, recipe: Recipe) -> dict[str, Any]:
     return dict(dtype=recipe.dtype)
 
 
+def text_encoder_kwargs(recipe: Recipe, device: torch.device) -> dict[str, Any]:
+    """``T5EncoderModel.from_pretrained`` arguments for a recipe: fp16 weights, and for the 16 GB recipes 8-bit
+    quantisation through ``BitsAndBytesConfig`` (transformers 5 removed ``load_in_8bit=``), placed on one GPU."""
+    kwargs: dict[str, Any] = dict(subfolder="text_encoder", variant="fp16", dtype=torch.float16)
+    if recipe.text_encoder_8bit:
+        try:
+            import bitsandbytes  # noqa: F401
+        except ImportError as err:
+            raise ImportError(
+                tr(
+                    f"Recipe '{recipe.name}' loads T5 in 8-bit, which needs the bitsandbytes package (GPU only). "
+                    "Install it with `pip install bitsandbytes` (or `pip install iflearn[gpu]`), or choose "
+                    "recipe='full_gpu' on a GPU with about 40 GB free.",
+                    f"'{recipe.name}' 레시피는 T5를 8비트로 불러오며 bitsandbytes 패키지(GPU 전용)가 필요합니다. "
+                    "`pip install bitsandbytes` 로 설치하거나, 약 40 GB가 비어 있는 GPU에서 recipe='full_gpu' 를 고르세요.",
+                )
+            ) from err
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
+        kwargs["device_map"] = {"": device.index or 0}
+    return kwargs
+
+
 def load_prompt_encoder(backend: Backend, recipe: Recipe, device: torch.device) -> Any:
     """An ``IFPipeline`` with only its tokenizer and text encoder (``unet=None``), for ``encode_prompt``.
 
@@ -144,12 +173,7 @@ def load_prompt_encoder(backend: Backend, recipe: Recipe, device: torch.device) 
         return pipe.to(device)
     from transformers import T5EncoderModel
 
-    kwargs: dict[str, Any] = dict(subfolder="text_encoder", variant="fp16", dtype=torch.float16)
-    if recipe.text_encoder_8bit:
-        from transformers import BitsAndBytesConfig
-
-        kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
-        kwargs["device_map"] = {"": device.index or 0}
+    kwargs = text_encoder_kwargs(recipe, device)
     with hub_errors(backend.stage1, recipe):
         text_encoder = T5EncoderModel.from_pretrained(backend.stage1, **kwargs)
         if not recipe.text_encoder_8bit:

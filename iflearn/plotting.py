@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["to_pil", "image_grid", "upscale_nearest"]
+__all__ = ["to_pil", "image_grid", "upscale_nearest", "true_size_row", "animation_gif", "cascade_map"]
 
 
 def to_pil(image: torch.Tensor | Image.Image) -> Image.Image:
@@ -79,5 +79,57 @@ def _draw_wrapped(draw: ImageDraw.ImageDraw, text: str, x: int, y: int, width: i
         draw.text((x, y + 12 * k), text_line, fill=(0, 0, 0), font=font)
 
 
-def _as_numpy(image: Image.Image) -> np.ndarray:
-    return np.asarray(image)
+def true_size_row(images: Sequence[torch.Tensor | Image.Image], labels: Sequence[str]) -> Image.Image:
+    """Pictures side by side at their true pixel size (no enlarging), bottom-aligned, labels beneath."""
+    pictures = [to_pil(im) for im in images]
+    height = max(p.height for p in pictures)
+    width = sum(p.width for p in pictures) + 12 * (len(pictures) + 1)
+    canvas = Image.new("RGB", (width, height + 40), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    x = 12
+    for picture, label in zip(pictures, labels):
+        canvas.paste(picture, (x, height - picture.height + 4))
+        draw.text((x, height + 10), label, fill=(0, 0, 0), font=ImageFont.load_default())
+        x += picture.width + 12
+    return canvas
+
+
+def animation_gif(frames: Sequence[torch.Tensor | Image.Image], side: int = 96, ms_per_frame: int = 120) -> bytes:
+    """An animated GIF (as bytes, for ``IPython.display.Image(data=..., format="gif")``) of the frames."""
+    import io
+
+    pictures = [upscale_nearest(to_pil(f), side) for f in frames]
+    buffer = io.BytesIO()
+    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=ms_per_frame, loop=0)
+    return buffer.getvalue()
+
+
+def cascade_map(sizes: Sequence[int] = (64, 256, 1024), encoder: str = "T5 v1.1 XXL\n(frozen, 4.5 B)"):
+    """A picture of IF: prompt → text encoder → stage I → stage II → stage III, with each stage's picture size.
+
+    Returns:
+        A matplotlib ``Figure``.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    fig, ax = plt.subplots(figsize=(10, 2.6))
+    boxes = [("prompt\n\"a photo of ...\"", "#eeeeee"), (encoder, "#cfe2ff")]
+    names = ["stage I\nbase model", "stage II\nsuper-resolution", "stage III\nx4 upscaler"]
+    colours = ["#d1e7dd", "#fff3cd", "#f8d7da"]
+    for i, side in enumerate(sizes):
+        boxes.append((f"{names[i]}\n{side}×{side} px", colours[i]))
+    for i, (label, colour) in enumerate(boxes):
+        x = i * 2.1
+        ax.add_patch(FancyBboxPatch((x, 0), 1.7, 1.2, boxstyle="round,pad=0.05", fc=colour, ec="black"))
+        ax.text(x + 0.85, 0.6, label, ha="center", va="center", fontsize=9)
+        if i:
+            ax.add_patch(FancyArrowPatch((x - 0.38, 0.6), (x - 0.02, 0.6), arrowstyle="->", mutation_scale=15))
+    ax.annotate("prompt embeddings condition stages I and II", xy=(3.15, 1.25), xytext=(3.15, 1.65), ha="center",
+                fontsize=8, arrowprops=dict(arrowstyle="-"))
+    ax.set_xlim(-0.2, len(boxes) * 2.1)
+    ax.set_ylim(-0.3, 1.9)
+    ax.axis("off")
+    ax.set_title("The DeepFloyd IF cascade: text → 64 px → 256 px → 1024 px (pixel space until stage III)")
+    fig.tight_layout()
+    return fig

@@ -56,9 +56,9 @@ def img2img(cascade: Cascade, image: torch.Tensor, prompt: str, strength: float 
     defaults = cascade.backend.defaults[0]
     steps = check_steps(steps if steps is not None else defaults.steps * 2)
     guidance_scale = check_guidance(guidance_scale if guidance_scale is not None else defaults.guidance_scale)
-    pipe = IFImg2ImgPipeline(**cascade.pipe("stage1").components)
+    prompt_embeds, negative = _embeds(cascade, prompt)  # first, so a recipe that frees T5 never holds both
+    pipe = IFImg2ImgPipeline(**cascade.pipe("stage1").components, requires_safety_checker=cascade.backend.name == "real")
     pipe.set_progress_bar_config(disable=True)
-    prompt_embeds, negative = _embeds(cascade, prompt)
     out = pipe(image=image, prompt_embeds=prompt_embeds, negative_prompt_embeds=negative, strength=strength,
                num_inference_steps=steps, guidance_scale=guidance_scale,
                generator=torch.Generator().manual_seed(seed), output_type="pt")
@@ -83,9 +83,9 @@ def inpaint(cascade: Cascade, image: torch.Tensor, mask: torch.Tensor, prompt: s
     defaults = cascade.backend.defaults[0]
     steps = check_steps(steps if steps is not None else defaults.steps)
     guidance_scale = check_guidance(guidance_scale if guidance_scale is not None else defaults.guidance_scale)
-    pipe = IFInpaintingPipeline(**cascade.pipe("stage1").components)
+    prompt_embeds, negative = _embeds(cascade, prompt)  # first, so a recipe that frees T5 never holds both
+    pipe = IFInpaintingPipeline(**cascade.pipe("stage1").components, requires_safety_checker=cascade.backend.name == "real")
     pipe.set_progress_bar_config(disable=True)
-    prompt_embeds, negative = _embeds(cascade, prompt)
     out = pipe(image=image, mask_image=mask, prompt_embeds=prompt_embeds, negative_prompt_embeds=negative,
                strength=strength, num_inference_steps=steps, guidance_scale=guidance_scale,
                generator=torch.Generator().manual_seed(seed), output_type="pt")
@@ -102,9 +102,9 @@ def super_resolve(cascade: Cascade, image: torch.Tensor, prompt: str = "", noise
     level = check_noise_level(noise_level if noise_level is not None else defaults.noise_level)
     steps = check_steps(steps if steps is not None else defaults.steps, "stage II")
     guidance_scale = check_guidance(guidance_scale if guidance_scale is not None else defaults.guidance_scale, "stage II")
+    prompt_embeds, negative = _embeds(cascade, prompt)
     pipe = cascade.pipe("stage2")
     pipe.set_progress_bar_config(disable=True)
-    prompt_embeds, negative = _embeds(cascade, prompt)
     out = pipe(image=image, prompt_embeds=prompt_embeds, negative_prompt_embeds=negative, noise_level=level,
                num_inference_steps=steps, guidance_scale=guidance_scale,
                generator=torch.Generator().manual_seed(seed), output_type="pt")
