@@ -11,11 +11,18 @@ The public API, imported lazily so that ``import iflearn`` stays fast (torch and
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 
 from iflearn.i18n import get_language, set_language
 
 __version__ = "0.1.0"
+
+# diffusers' IF safety checker names CLIPImageProcessor; without torchvision transformers falls back to its PIL
+# twin and says so on every import. The fallback is what we want, so that one notice is dropped.
+logging.getLogger("transformers.utils.import_utils").addFilter(
+    lambda record: "requires torchvision (not installed)" not in record.getMessage()
+)
 
 _LAZY = {
     "Cascade": "iflearn.cascade",

@@ -143,6 +143,6 @@ def test_none_placeholder_is_a_reminder_not_a_wrong_answer() -> None:
     feedback = feedback_for("if-07-bias", None)
     assert not feedback.answered and not feedback.correct
     assert feedback.text == feedback.headline
-    assert 'replace None with your answer, e.g. answer("if-07-bias", True)' in feedback.text
+    assert 'replace None in answer("if-07-bias", None) with True or False' in feedback.text
     assert "stereotype" not in feedback.text  # the explanation is not given away
     assert "#8a8a8a" in feedback._repr_html_()

@@ -100,6 +100,18 @@ class Question:
         """The teaching feedback for a right (``correct=True``) or wrong answer."""
         return _pick(self.feedback["correct" if correct else "wrong"], language)
 
+    def answer_kind(self) -> tuple[str, str]:
+        """What kind of value answers this question, in English and Korean (never the answer itself)."""
+        if self.type == "true_false":
+            return "True or False", "True 또는 False"
+        if self.type == "multiple_choice" and self.spec.multiple:
+            return "a list of every right choice id, like [\"x\", \"y\"]", "맞는 보기 id 전부의 리스트([\"x\", \"y\"] 형태)"
+        if self.type == "multiple_choice":
+            return "one choice id in quotes", "따옴표로 감싼 보기 id 하나"
+        if self.type == "numeric":
+            return "a number", "숫자"
+        return "your answer in quotes", "따옴표로 감싼 답"
+
     def example_answer(self) -> str:
         """A literal the learner could type for this type (not the right answer), for instructions."""
         return {

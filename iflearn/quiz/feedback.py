@@ -61,9 +61,9 @@ class Feedback:
     def headline(self) -> str:
         """``"✅ Correct!"``, ``"❌ Not quite (<reason>)."`` or a reminder to replace ``None``."""
         if not self.answered:
-            example = answer_line(self.question.id, "...").replace('"..."', self.question.example_answer())
-            return tr(f"✏️ Not answered yet: replace None with your answer, e.g. {example}",
-                      f"✏️ 아직 답하지 않았습니다: None을 답으로 바꾸세요. 예: {example}")
+            kind_en, kind_ko = self.question.answer_kind()
+            return tr(f"✏️ Not answered yet: replace None in answer(\"{self.question.id}\", None) with {kind_en}.",
+                      f"✏️ 아직 답하지 않았습니다: answer(\"{self.question.id}\", None)의 None을 {kind_ko}(으)로 바꾸세요.")
         if self.correct:
             return tr("✅ Correct!", "✅ 정답입니다!")
         return tr(f"❌ Not quite ({self.verdict.reason}).", f"❌ 아쉽지만 틀렸습니다 ({self.verdict.reason}).")
