@@ -74,7 +74,7 @@ class TrainSettings:
 #: learning rate is then ~40 % of the peak, and the EMA weights do the averaging); more steps draw better.
 DEFAULTS = {
     1: dict(steps=2500, schedule_steps=4000, batch=32, lr=1e-3),
-    2: dict(steps=1000, schedule_steps=1000, batch=12, lr=5e-4),
+    2: dict(steps=2500, schedule_steps=2500, batch=12, lr=5e-4),
 }
 
 

@@ -150,8 +150,9 @@ class QuizWidget:
     def _plain_text(self) -> str:
         lines = [f"[{self.question.id}] {self.question.prompt()}"]
         lines += [f"  {c.label()}" for c in self.question.choices]
-        example = f'answer("{self.question.id}", {self.question.example_answer()})'
-        lines.append(tr(f"Answer with: {example}", f"답하는 방법: {example}"))
+        kind_en, kind_ko = self.question.answer_kind()
+        lines.append(tr(f'Answer in an answer cell: answer("{self.question.id}", <{kind_en}>)',
+                        f'답안 셀에 답하세요: answer("{self.question.id}", <{kind_ko}>)'))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
