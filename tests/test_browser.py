@@ -57,7 +57,7 @@ RUN_ALL_TIMEOUT_S = 240
 SERVER_START_TIMEOUT_S = 90
 
 # console messages that mean the widget manager could not show a widget
-WIDGET_ERROR = re.compile(r"widget|model not found|could not create (a )?view|comm", re.IGNORECASE)
+WIDGET_ERROR = re.compile(r"widget|model not found|could not create (a )?view|\bcomm\b", re.IGNORECASE)
 
 
 # -- requirements ----------------------------------------------------------------------------------------------
@@ -66,9 +66,11 @@ def _require_browser() -> Any:
     try:
         import playwright.sync_api as sync_api
     except ImportError:
-        pytest.skip("the playwright Python package is not installed: pip install playwright (or pip install -e '.[test]')")
+        pytest.skip("the playwright Python package is not installed: "
+                    "pip install playwright (or pip install -e '.[test]')")
     if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (or set IFLEARN_CHROMIUM to a Chromium binary)")
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium "
+                    "(or set IFLEARN_CHROMIUM to a Chromium binary)")
     return sync_api
 
 
@@ -223,9 +225,16 @@ def _stop_lab(lab: Lab) -> None:
             lab.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             continue
+    # kernels run in sessions of their own: they end on /api/shutdown or when they see the server gone; any that
+    # is still there after a while (found by the temporary folder in its command line) is ended by its pid
     deadline = time.monotonic() + 10
     while _our_processes(str(lab.tmp)) and time.monotonic() < deadline:
-        time.sleep(0.2)  # kernels started by the server may take a moment after the server itself
+        time.sleep(0.2)
+    for entry in _our_processes(str(lab.tmp)):
+        try:
+            os.kill(int(entry.split(":")[0]), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +251,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     kernels = subprocess.run([sys.executable, "-m", "jupyter", "kernelspec", "list", "--json"], env=env,
                              capture_output=True, text=True, timeout=60)
     if kernels.returncode != 0 or "python3" not in json.loads(kernels.stdout or "{}").get("kernelspecs", {}):
-        pytest.fail(f"no python3 kernelspec visible to Jupyter in the test environment:\n{kernels.stdout}{kernels.stderr}")
+        pytest.fail("no python3 kernelspec visible to Jupyter in the test environment:\n"
+                    f"{kernels.stdout}{kernels.stderr}")
 
     port, token = _free_port(), secrets.token_hex(24)
     cmd = [
@@ -250,7 +260,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=",
-        "--ServerApp.shutdown_no_activity_timeout=900", "--MappingKernelManager.cull_idle_timeout=900",
+        # a safety net should the test process itself be killed: the server stops after 15 idle minutes
+        "--ServerApp.shutdown_no_activity_timeout=900",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
@@ -329,11 +340,10 @@ class Console:
 
 
 @pytest.fixture(scope="module")
-def browser(lab: Lab) -> Iterator[Any]:
+def browser(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     sync_api = _require_browser()
+    profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_api.sync_playwright() as pw:
-        profile = lab.tmp / "chromium-profile"
-        profile.mkdir(exist_ok=True)
         context = pw.chromium.launch_persistent_context(
             str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
             viewport={"width": 1280, "height": 900}, device_scale_factor=1,
@@ -342,6 +352,8 @@ def browser(lab: Lab) -> Iterator[Any]:
             yield context
         finally:
             context.close()
+    left = _our_processes(str(profile))
+    assert not left, "Chromium processes outlived the test:\n" + "\n".join(left)
 
 
 @pytest.fixture()
@@ -368,6 +380,7 @@ OUTPUT = f"{NOTEBOOK} .jp-OutputArea-output"
 def open_notebook(page: Any, lab: Lab, name: str, timeout_s: float = 120, reload: bool = False) -> None:
     """Open (or reload) ``name`` in JupyterLab; wait until all its cells are shown and its kernel is idle."""
     import nbformat
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     expected = len(nbformat.read(lab.root / name, as_version=4).cells)
     if reload:
@@ -377,7 +390,7 @@ def open_notebook(page: Any, lab: Lab, name: str, timeout_s: float = 120, reload
     try:
         page.wait_for_function("([sel, n]) => document.querySelectorAll(sel).length === n", arg=[CELL, expected],
                                timeout=timeout_s * 1000)
-    except Exception as exc:
+    except PlaywrightTimeout as exc:
         raise AssertionError(f"{name} did not show its {expected} cells within {timeout_s:.0f} s "
                              f"(it shows {page.locator(CELL).count()})") from exc
     wait_kernel_idle(page, timeout_s)
@@ -422,12 +435,15 @@ def run_all_cells(page: Any, console: Console | None = None, timeout_s: float = 
     page.locator(".lm-Menu").get_by_role("menuitem", name="Run All Cells", exact=True).click()
     started = time.monotonic()
     # Run All queues every cell at once: wait until something runs, then until it all finishes
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     try:
         page.wait_for_function(
             """sel => document.querySelector(sel + ' .jp-Notebook-ExecutionIndicator[data-status="busy"]')
-                     || [...document.querySelectorAll(sel + ' .jp-InputPrompt')].some(p => p.textContent.includes('['))""",
+                     || [...document.querySelectorAll(sel + ' .jp-InputPrompt')]
+                        .some(p => p.textContent.includes('[*]'))""",
             arg=NOTEBOOK, timeout=30_000)
-    except Exception:  # a very fast notebook may already be done
+    except PlaywrightTimeout:  # a very fast notebook may already be done
         pass
     wait_kernel_idle(page, timeout_s, settle_s=2.0)
     return time.monotonic() - started
@@ -581,6 +597,7 @@ def screenshot(locator: Any, name: str, padding: int = 0) -> Path:
 
 # -- the tests -------------------------------------------------------------------------------------------------
 def test_tour_notebook_as_a_learner_sees_it(lab: Lab, page: Any) -> None:
+    """00_setup_and_tour: Run All, pictures and quizzes render, feedback is right, a typed answer is kept."""
     import nbformat
 
     console = Console()
@@ -589,7 +606,9 @@ def test_tour_notebook_as_a_learner_sees_it(lab: Lab, page: Any) -> None:
         open_notebook(page, lab, TOUR)
         opened_errors = console.widget_errors("open")
         seconds = run_all_cells(page, console)
-        print(f"Run All took {seconds:.1f} s; widget errors on open (before Run All): {opened_errors or 'none'}")
+        images = [im for im in rendered_images(page) if im["naturalWidth"] > 0]
+        print(f"Run All took {seconds:.1f} s; {len(images)} output image(s); widget errors in the console on open "
+              f"(before Run All): {opened_errors or 'none'}")
 
         # 0. the server and the kernel it started listen on loopback only
         assert not beyond_loopback(lab), f"listening beyond loopback: {beyond_loopback(lab)}"
@@ -625,7 +644,10 @@ def test_tour_notebook_as_a_learner_sees_it(lab: Lab, page: Any) -> None:
 
         console.mark("reload")
         open_notebook(page, lab, TOUR, reload=True)
-        page.wait_for_timeout(5000)
+        deadline = time.monotonic() + 30  # the widget manager restores the kernel's widgets after the page loads
+        while any(check_quiz_rendered(page, q) for q in TOUR_QUIZZES) and time.monotonic() < deadline:
+            page.wait_for_timeout(250)
+        page.wait_for_timeout(2000)
         cell = code_cell(page, "if-00-mini-backend\", \"b\"")
         cell.scroll_into_view_if_needed()
         assert cell_source(cell).splitlines()[0] == recorded, "the answer did not survive save + reload"
@@ -648,6 +670,7 @@ def test_tour_notebook_as_a_learner_sees_it(lab: Lab, page: Any) -> None:
 
 
 def test_checks_catch_a_broken_quiz_widget(lab: Lab, page: Any) -> None:
+    """The same checks, fed ``ask("no-such-question")``, report the traceback and the missing widget."""
     console = Console()
     console.attach(page)
     try:
