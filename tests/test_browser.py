@@ -595,6 +595,21 @@ def screenshot(locator: Any, name: str, padding: int = 0) -> Path:
     return path
 
 
+class _Clock:
+    """Seconds spent in each phase of a test, for the printed summary (``pytest -s``)."""
+
+    def __init__(self) -> None:
+        self.start, self.laps = time.monotonic(), []
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.laps.append((name, now - self.start))
+        self.start = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {secs:.1f} s" for name, secs in self.laps)
+
+
 # -- the tests -------------------------------------------------------------------------------------------------
 def test_tour_notebook_as_a_learner_sees_it(lab: Lab, page: Any) -> None:
     """00_setup_and_tour: Run All, pictures and quizzes render, feedback is right, a typed answer is kept."""
@@ -602,10 +617,13 @@ def test_tour_notebook_as_a_learner_sees_it(lab: Lab, page: Any) -> None:
 
     console = Console()
     console.attach(page)
+    clock = _Clock()
     try:
         open_notebook(page, lab, TOUR)
+        clock.lap("open")
         opened_errors = console.widget_errors("open")
         seconds = run_all_cells(page, console)
+        clock.lap("Run All")
         images = [im for im in rendered_images(page) if im["naturalWidth"] > 0]
         print(f"Run All took {seconds:.1f} s; {len(images)} output image(s); widget errors in the console on open "
               f"(before Run All): {opened_errors or 'none'}")
@@ -615,6 +633,7 @@ def test_tour_notebook_as_a_learner_sees_it(lab: Lab, page: Any) -> None:
         # 1. pictures, quiz widgets, no tracebacks, no widget errors in the console
         assert_notebook_ok(page, console, TOUR_QUIZZES, min_images=2)
         screenshot(page.locator(NOTEBOOK), "notebook.png")
+        clock.lap("checks")
 
         # 2. a wrong, then a right answer in the widget
         qid = "if-00-mini-backend"
@@ -624,6 +643,7 @@ def test_tour_notebook_as_a_learner_sees_it(lab: Lab, page: Any) -> None:
         assert "Correct" in right and "✅" in right, f"feedback after the right answer: {right!r}"
         assert 'answer("if-00-mini-backend", "b")' in right, right
         screenshot(quiz_widget(page, qid).first, "quiz-after-right-answer.png", padding=4)
+        clock.lap("quiz clicks")
 
         # 3. the graded answer: edit the answer cell, run it, save, reload
         cell = code_cell(page, 'answer("if-00-mini-backend", None)')
@@ -635,13 +655,20 @@ def test_tour_notebook_as_a_learner_sees_it(lab: Lab, page: Any) -> None:
         assert "Correct" in (cell.locator(".jp-OutputArea-output").first.text_content() or "")
         page.keyboard.press("Control+s")
         saved = lab.root / TOUR
-        deadline = time.monotonic() + 30
-        while recorded not in saved.read_text(encoding="utf-8") and time.monotonic() < deadline:
-            page.wait_for_timeout(250)
-        on_disk = nbformat.read(saved, as_version=4)
-        sources = [c.source for c in on_disk.cells if c.cell_type == "code"]
-        assert any(s.splitlines()[0] == recorded for s in sources if s), "the saved file lacks the typed answer"
 
+        def saved_answer() -> bool:
+            try:
+                cells = nbformat.read(saved, as_version=4).cells
+            except (OSError, ValueError):  # caught mid-write
+                return False
+            return any(c.cell_type == "code" and c.source.splitlines()[:1] == [recorded] for c in cells)
+
+        deadline = time.monotonic() + 30
+        while not saved_answer() and time.monotonic() < deadline:
+            page.wait_for_timeout(250)
+        assert saved_answer(), f"{recorded} is not in the saved {TOUR} 30 s after Ctrl+S"
+
+        clock.lap("answer + save")
         console.mark("reload")
         open_notebook(page, lab, TOUR, reload=True)
         deadline = time.monotonic() + 30  # the widget manager restores the kernel's widgets after the page loads
@@ -663,6 +690,8 @@ def test_tour_notebook_as_a_learner_sees_it(lab: Lab, page: Any) -> None:
                           f"{stale}", UserWarning, stacklevel=1)
         print(f"after reload: outputs showing a widget error: {stale or 'none'}")
         screenshot(page.locator(NOTEBOOK), "notebook-after-reload.png")
+        clock.lap("reload + checks")
+        print(f"phases: {clock}")
     finally:
         console.dump(_artifact("console-tour.txt"))
         if not page.is_closed():
