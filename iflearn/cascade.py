@@ -191,7 +191,7 @@ class Cascade:
             noise_level: stage II's augmentation noise level in ``[0, 1000)`` (default 250).
             timesteps: a stage I timestep preset, e.g. ``fast27_timesteps`` (overrides its step count).
             size: stage I's picture side; only the size the backend was trained for is accepted.
-            progress: show progress bars (the cascade's and each stage's denoising loop).
+            progress: show the cascade's progress bar (one step per stage).
 
         Returns:
             A :class:`CascadeResult`; ``stages[i].images`` is ``(1, 3, H, W)`` in ``[-1, 1]``.
@@ -253,7 +253,9 @@ class Cascade:
 
     def _run(self, result: CascadeResult, index: int, part: str, kwargs: dict[str, Any], seed: int) -> torch.Tensor:
         pipe = self.pipe(part)
-        pipe.set_progress_bar_config(disable=not getattr(self, "_progress", True), leave=False)
+        # One bar for the whole cascade; per-stage bars that close themselves would leave orphaned widget views
+        # in a saved notebook ("model not found" after reopening it).
+        pipe.set_progress_bar_config(disable=True)
         generator = torch.Generator("cpu").manual_seed(seed)
         dtype = getattr(pipe.unet, "dtype", torch.float32)
         for key in ("prompt_embeds", "negative_prompt_embeds", "image"):

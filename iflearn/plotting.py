@@ -82,15 +82,17 @@ def _draw_wrapped(draw: ImageDraw.ImageDraw, text: str, x: int, y: int, width: i
 def true_size_row(images: Sequence[torch.Tensor | Image.Image], labels: Sequence[str]) -> Image.Image:
     """Pictures side by side at their true pixel size (no enlarging), bottom-aligned, labels beneath."""
     pictures = [to_pil(im) for im in images]
+    font = ImageFont.load_default()
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    slots = [max(p.width, int(measure.textlength(label, font=font)) + 4) for p, label in zip(pictures, labels)]
     height = max(p.height for p in pictures)
-    width = sum(p.width for p in pictures) + 12 * (len(pictures) + 1)
-    canvas = Image.new("RGB", (width, height + 40), (255, 255, 255))
+    canvas = Image.new("RGB", (sum(slots) + 12 * (len(pictures) + 1), height + 30), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
     x = 12
-    for picture, label in zip(pictures, labels):
+    for picture, label, slot in zip(pictures, labels, slots):
         canvas.paste(picture, (x, height - picture.height + 4))
-        draw.text((x, height + 10), label, fill=(0, 0, 0), font=ImageFont.load_default())
-        x += picture.width + 12
+        draw.text((x, height + 10), label, fill=(0, 0, 0), font=font)
+        x += slot + 12
     return canvas
 
 
