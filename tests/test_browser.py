@@ -141,6 +141,11 @@ def _lab_env(tmp: Path) -> dict[str, str]:
         # the venv's own python3 kernelspec (sys.prefix/share/jupyter) is on Jupyter's path whatever the dirs above
         "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
     })
+    # every cell in the DOM (JupyterLab 4 otherwise renders only the cells near the viewport), so the checks
+    # see every output of a notebook that was committed with its outputs
+    tracker = dirs["JUPYTERLAB_SETTINGS_DIR"] / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True, exist_ok=True)
+    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     # no news pop-up over the screenshots
     labconfig = dirs["JUPYTER_CONFIG_DIR"] / "labconfig"
     labconfig.mkdir(parents=True, exist_ok=True)
