@@ -114,7 +114,9 @@ def _free_port() -> int:
 
 def _lab_env(tmp: Path) -> dict[str, str]:
     """The environment of the server and its kernels: English course, one thread, offline, no user config."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "IPYTHON", "JPY_"))}
+    # MPLBACKEND (e.g. Agg from a test runner) would stop plt.show() from drawing into the notebook
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("JUPYTER", "IPYTHON", "JPY_")) and k != "MPLBACKEND"}
     dirs = {
         "HOME": tmp / "home",
         "JUPYTER_CONFIG_DIR": tmp / "jupyter-config",
@@ -468,6 +470,23 @@ def rendered_images(page: Any) -> list[dict[str, Any]]:
     return found
 
 
+def rendered_images_settled(page: Any, at_least: int, timeout_s: float = 30.0) -> list[dict[str, Any]]:
+    """:func:`rendered_images`, polled until ``at_least`` have rendered or ``timeout_s`` passes.
+
+    Outputs of a long notebook reach the page a little after the kernel goes idle on a loaded machine; the
+    notebook is scrolled from the top on each poll so every output has been in view.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        page.locator(f"{NOTEBOOK} .jp-WindowedPanel-outer").first.evaluate("el => el.scrollTo(0, 0)") \
+            if page.locator(f"{NOTEBOOK} .jp-WindowedPanel-outer").count() else None
+        images = rendered_images(page)
+        good = [im for im in images if im["complete"] and im["naturalWidth"] > 0 and im["width"] > 0]
+        if len(good) >= at_least or time.monotonic() > deadline:
+            return images
+        page.wait_for_timeout(500)
+
+
 def quiz_widget(page: Any, qid: str) -> Any:
     """The output holding the quiz widget for ``qid`` (found by the id shown under its question)."""
     return page.locator(f'{OUTPUT}:has(.widget-vbox code:text-is("{qid}"))')
@@ -541,7 +560,7 @@ def notebook_problems(page: Any, console: Console, quizzes: list[str], min_image
     problems += [f"cell {where} shows \"Error displaying widget\"" for where in widget_display_errors(page)]
     for qid in quizzes:
         problems += check_quiz_rendered(page, qid)
-    images = rendered_images(page)
+    images = rendered_images_settled(page, min_images)
     broken = [im for im in images if not (im["complete"] and im["naturalWidth"] > 0 and im["width"] > 0
                                           and im["height"] > 0)]
     if broken:
