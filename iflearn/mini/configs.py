@@ -108,16 +108,10 @@ def build_unet(config: dict[str, Any]) -> UNet2DConditionModel:
 
 
 def stage1_scheduler() -> DDPMScheduler:
-    """IF stage I's scheduler, unchanged: cosine schedule, 1000 steps, learned variance, thresholding."""
-    return DDPMScheduler(
-        num_train_timesteps=1000,
-        beta_schedule="squaredcos_cap_v2",
-        variance_type="learned_range",
-        prediction_type="epsilon",
-        thresholding=True,
-        dynamic_thresholding_ratio=0.95,
-        sample_max_value=1.5,
-    )
+    """IF stage I's scheduler, unchanged (the one the course teaches with: :func:`iflearn.noise.if_scheduler`)."""
+    from iflearn.noise import if_scheduler
+
+    return if_scheduler()
 
 
 def stage2_scheduler() -> DDPMScheduler:
