@@ -41,6 +41,7 @@ def hybrid_loss(
     noise: torch.Tensor,
     t: torch.Tensor,
     vlb_weight: float = 1e-3,
+    snr_gamma: float | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Improved DDPM's hybrid loss for a 6-channel IF UNet output.
 
@@ -50,12 +51,26 @@ def hybrid_loss(
         xt: ``(B, 3, H, W)`` ``scheduler.add_noise(x0, noise, t)``.
         noise: ``(B, 3, H, W)`` standard normal.
         t: ``(B,)`` integer timesteps in ``[0, 1000)``.
+        snr_gamma: if given, weight each picture's squared error by Min-SNR-gamma (Hang et al. 2023,
+            arXiv:2303.09556): ``min(SNR, gamma) / SNR`` for epsilon, ``min(SNR, gamma) / (SNR + 1)`` for v. Nearly
+            noise-free steps, which a UNet learns easily, then stop dominating the gradient, and the noisy steps
+            that decide a picture's layout and colours get their share. ``parts["mse"]`` stays unweighted.
 
     Returns:
         ``(loss, parts)`` where ``parts`` holds the float values of ``mse`` and ``vlb`` (bits/dim).
     """
     pred, v_var = model_output.split(3, dim=1)
-    mse = torch.mean((pred.float() - target_for(scheduler, x0, noise, t).float()) ** 2)
+    squared = ((pred.float() - target_for(scheduler, x0, noise, t).float()) ** 2).mean(dim=(1, 2, 3))
+    mse = squared.mean()
+    weighted = mse
+    if snr_gamma is not None:
+        abar_snr = scheduler.alphas_cumprod.to(t.device)[t].float()
+        snr = abar_snr / (1 - abar_snr)
+        if scheduler.config.prediction_type == "epsilon":  # min(SNR, gamma) / SNR, written so SNR = 0 is safe
+            weight = torch.clamp(snr_gamma / snr.clamp(min=1e-12), max=1.0)
+        else:
+            weight = torch.clamp(snr, max=snr_gamma) / (snr + 1)
+        weighted = (squared * weight).mean()
 
     abar = scheduler.alphas_cumprod
     abar_t = _gather(abar, t)
@@ -88,4 +103,4 @@ def hybrid_loss(
     kl = kl.mean(dim=(1, 2, 3)) / math.log(2.0)
     # At t = 0 no noise is added when sampling, so the variance there does not matter.
     vlb = torch.where(t > 0, kl, torch.zeros_like(kl)).mean()
-    return mse + vlb_weight * vlb, {"mse": float(mse.detach()), "vlb": float(vlb.detach())}
+    return weighted + vlb_weight * vlb, {"mse": float(mse.detach()), "vlb": float(vlb.detach())}
