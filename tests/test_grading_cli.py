@@ -9,23 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 from nbformat import v4
+
+from notebook_files import write
 
 from iflearn.grading.cli import main
 from iflearn.grading.grade import GradeOptions
 from iflearn.grading.sandbox import detect_sandbox
 
 DEMO = Path(__file__).parent / "grading_demo"
-
-
-def write(path: Path, *sources: str) -> Path:
-    notebook = v4.new_notebook()
-    notebook.cells = [v4.new_code_cell(s) for s in sources]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, path)
-    return path
 
 
 def test_make_key_from_the_quizzes_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
-from nbformat import v4
+
+from notebook_files import write
 
 from iflearn.grading.cli import _plugin_args
 
@@ -20,14 +20,6 @@ def run_pytest(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     (cwd / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     cmd = [sys.executable, "-m", "pytest", *_plugin_args(), "-p", "no:cacheprovider", "-q", *args]
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=240)
-
-
-def write(path: Path, *sources: str) -> Path:
-    notebook = v4.new_notebook()
-    notebook.cells = [v4.new_code_cell(s) for s in sources]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, path)
-    return path
 
 
 def test_ordinary_test_runs_are_unchanged(tmp_path: Path) -> None:
