@@ -5,12 +5,14 @@ Real IF encodes prompts with T5 v1.1 XXL (4096-wide, 4.5 B parameters). mini-IF 
 no network. Like IF, prompts are padded to 77 tokens and the token-level hidden states (not a pooled vector)
 condition the UNet.
 
-One difference from a plain ``BertModel``: :class:`MiniTextEncoder` returns zeros at the padding positions.
-diffusers' IF UNet gets no attention mask, so every one of the 77 positions enters its cross-attention. BERT's
-padding positions are not empty: each is a near-copy of a sentence summary (cosine similarity 0.96-1.0 between
-the padding states of different prompts), 64 of them against ~13 real tokens, and the word that says *where*
-the shape is or *which* background it has drowns among them. Zeros carry nothing, so the UNet learns to look at
-the real tokens.
+One difference from a plain ``BertModel``: :class:`MiniTextEncoder` fills the padding positions with copies of
+the prompt's own tokens. diffusers' IF UNet gets no attention mask, so all 77 positions enter its
+cross-attention. BERT's padding states are near-copies of one sentence summary (cosine similarity 0.96-1.0
+between different prompts), and zeros are no better: 64 identical padding keys soak up the attention (measured
+in a stage I UNet after 1,000 training steps: 30-70 % of the attention on the text went to padding, 2-15 % to
+the prompt's ~13 real tokens), and the word that says *where* the shape is or *which* background it has drowns.
+Repeating the real tokens (``t0 t1 ... t12 t0 t1 ...``) makes attention over the 77 positions equal to
+attention over the real tokens alone, up to one extra copy for some of them: a mask the UNet needs no input for.
 """
 
 from __future__ import annotations
@@ -39,20 +41,24 @@ def minilm_folder() -> Path:
 
 
 class MiniTextEncoder(BertModel):
-    """MiniLM (a ``BertModel``) whose hidden states are zero at the padding positions.
+    """MiniLM (a ``BertModel``) whose padding positions repeat the prompt's real tokens.
 
-    ``encoder(input_ids, attention_mask=mask)[0]`` is ``(B, L, 384)``; rows where ``mask == 0`` are exactly 0,
-    the others are BERT's last hidden states (values roughly in ``[-10, 10]``).
+    ``encoder(input_ids, attention_mask=mask)[0]`` is ``(B, L, 384)``: position ``i`` holds BERT's last hidden
+    state of real token ``i mod n`` (``n`` = the prompt's number of real tokens, ``[CLS]`` and ``[SEP]``
+    included), so the first ``n`` positions are BERT's own output. Values roughly in ``[-10, 10]``.
     """
 
     def forward(self, input_ids=None, attention_mask=None, **kwargs):  # type: ignore[override]
         output = super().forward(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
         if attention_mask is None:
             return output
-        keep = attention_mask[..., None].to(output[0].dtype)
+        hidden = output[0]
+        real = attention_mask.sum(dim=1, keepdim=True).clamp(min=1)  # (B, 1)
+        source = torch.arange(hidden.shape[1], device=hidden.device)[None] % real  # (B, L)
+        tiled = hidden.gather(1, source[..., None].expand(-1, -1, hidden.shape[-1]))
         if isinstance(output, tuple):
-            return (output[0] * keep, *output[1:])
-        output.last_hidden_state = output.last_hidden_state * keep
+            return (tiled, *output[1:])
+        output.last_hidden_state = tiled
         return output
 
 

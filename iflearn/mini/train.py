@@ -77,7 +77,7 @@ class TrainSettings:
 #: UNet still predicts epsilon for IF's unchanged scheduler); unweighted, the nearly noise-free steps dominate
 #: the gradient and the words that decide the layout (position, background) were not learned in 2,500 steps.
 DEFAULTS = {
-    1: dict(steps=6000, schedule_steps=6000, batch=32, lr=1e-3, snr_gamma=5.0),
+    1: dict(steps=4000, schedule_steps=4000, batch=32, lr=1e-3, snr_gamma=5.0),
     2: dict(steps=2500, schedule_steps=2500, batch=12, lr=5e-4),
 }
 
