@@ -85,3 +85,26 @@ def test_soften_blurs_edges_and_keeps_flat_colour():
     edge = lambda x: (x[:, :, 1:] - x[:, :, :-1]).abs().max()  # noqa: E731
     assert edge(blurred) < 0.8 * edge(low)
     torch.testing.assert_close(blurred[:, :3, :3], low[:, :3, :3], atol=1e-5, rtol=0)  # flat corner unchanged
+
+
+def test_v_weighting_of_an_epsilon_loss_is_the_v_prediction_loss():
+    scheduler = configs.stage1_scheduler()
+    g = torch.Generator().manual_seed(1)
+    x0 = torch.rand(3, 3, 8, 8, generator=g) * 2 - 1
+    noise = torch.randn(3, 3, 8, 8, generator=g)
+    t = torch.tensor([50, 400, 700])  # 1 / abar_t below the cap of 20 for all three
+    xt = scheduler.add_noise(x0, noise, t)
+    eps_hat = noise + 0.2 * torch.randn(3, 3, 8, 8, generator=g)
+    output = torch.cat([eps_hat, torch.zeros_like(eps_hat)], dim=1)
+    loss, parts = hybrid_loss(scheduler, output, x0, xt, noise, t, vlb_weight=0.0, v_weight_max=20.0)
+    abar = scheduler.alphas_cumprod[t].view(-1, 1, 1, 1)
+    x0_hat = (xt - (1 - abar).sqrt() * eps_hat) / abar.sqrt()
+    v_hat = abar.sqrt() * eps_hat - (1 - abar).sqrt() * x0_hat
+    v_loss = ((v_hat - scheduler.get_velocity(x0, noise, t)) ** 2).mean(dim=(1, 2, 3)).mean()
+    assert loss.item() == pytest.approx(v_loss.item(), rel=1e-4)
+    assert parts["mse"] == pytest.approx(((eps_hat - noise) ** 2).mean().item(), rel=1e-5)
+    # At t = 990 the picture is almost pure noise: the weight stops at the cap.
+    late = torch.full((1,), 990)
+    capped, _ = hybrid_loss(scheduler, output[:1], x0[:1], scheduler.add_noise(x0[:1], noise[:1], late), noise[:1],
+                            late, vlb_weight=0.0, v_weight_max=20.0)
+    assert capped.item() == pytest.approx(20.0 * ((eps_hat[:1] - noise[:1]) ** 2).mean().item(), rel=1e-5)

@@ -118,6 +118,7 @@ def evaluate(
     steps: tuple[int, int] | None = None,
     guidance: tuple[float, float] | None = None,
     grid_path: Path | None = None,
+    noise_level: int | None = None,
 ) -> dict:
     """Draw ``prompts`` held-out captions × ``seeds`` seeds through the mini backend and score them."""
     from iflearn.backend import mini_backend
@@ -128,6 +129,7 @@ def evaluate(
     cascade = Cascade.load(backend, verbose=False)
     steps = steps or tuple(d.steps for d in backend.defaults)
     guidance = guidance or tuple(d.guidance_scale for d in backend.defaults)
+    noise_level = backend.defaults[1].noise_level if noise_level is None else noise_level
     scenes = held_out_scenes()
     random.Random(0).shuffle(scenes)
     scenes = scenes[:prompts]
@@ -140,7 +142,8 @@ def evaluate(
     for scene in tqdm(scenes, desc="evaluating mini-IF"):
         text = caption(scene)
         for seed in range(seeds):
-            result = cascade.generate(text, seed=seed, steps=steps, guidance=guidance)
+            result = cascade.generate(text, seed=seed, steps=steps, guidance=guidance, noise_level=noise_level,
+                                      progress=False)
             low, high = result.stages[0].images[0], result.stages[1].images[0]
             r1, r2 = read_picture(low), read_picture(high)
             for k, ok in _score(r1, scene).items():
@@ -168,7 +171,7 @@ def evaluate(
         "seeds_per_prompt": seeds,
         "steps": list(steps),
         "guidance": list(guidance),
-        "noise_level": backend.defaults[1].noise_level,
+        "noise_level": noise_level,
         "stage1_accuracy": {k: round(v / total, 4) for k, v in hits[1].items()},
         "stage2_accuracy": {k: round(v / total, 4) for k, v in hits[2].items()},
         "stage2_keeps_stage1": {k: round(v / total, 4) for k, v in agree.items()},
@@ -191,10 +194,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompts", type=int, default=48)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--steps", type=int, nargs=2, default=None)
+    parser.add_argument("--noise-level", type=int, default=None, help="stage II's noise level (default: the backend's)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/mini_if_eval.json"))
     parser.add_argument("--grid", type=Path, default=Path("docs/img/mini_if_samples.png"))
     args = parser.parse_args(argv)
-    report = evaluate(args.weights, args.prompts, args.seeds, tuple(args.steps) if args.steps else None, grid_path=args.grid)
+    report = evaluate(args.weights, args.prompts, args.seeds, tuple(args.steps) if args.steps else None,
+                      grid_path=args.grid, noise_level=args.noise_level)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: report[k] for k in ("stage1_accuracy", "stage2_accuracy", "seconds_per_image")}, indent=2))

@@ -42,6 +42,7 @@ def hybrid_loss(
     t: torch.Tensor,
     vlb_weight: float = 1e-3,
     snr_gamma: float | None = None,
+    v_weight_max: float | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Improved DDPM's hybrid loss for a 6-channel IF UNet output.
 
@@ -55,6 +56,12 @@ def hybrid_loss(
             arXiv:2303.09556): ``min(SNR, gamma) / SNR`` for epsilon, ``min(SNR, gamma) / (SNR + 1)`` for v. Nearly
             noise-free steps, which a UNet learns easily, then stop dominating the gradient, and the noisy steps
             that decide a picture's layout and colours get their share. ``parts["mse"]`` stays unweighted.
+        v_weight_max: if given (epsilon prediction only), weight each picture's squared error by
+            ``min(1 / abar_t, v_weight_max)``. That is exactly the loss of v-prediction, ``|v - v_hat|^2 =
+            |eps - eps_hat|^2 / abar_t``, while the UNet still predicts epsilon for IF's scheduler. Plain epsilon
+            loss barely sees the clean picture at high noise (an error ``d`` in the predicted x0 costs only
+            ``SNR * d^2``, with SNR ~ 0.02 at t = 900), yet that is where the layout and the background are
+            decided. The cap keeps the last, almost pure-noise steps from dominating (20 means abar_t >= 0.05).
 
     Returns:
         ``(loss, parts)`` where ``parts`` holds the float values of ``mse`` and ``vlb`` (bits/dim).
@@ -71,6 +78,12 @@ def hybrid_loss(
         else:
             weight = torch.clamp(snr, max=snr_gamma) / (snr + 1)
         weighted = (squared * weight).mean()
+    if v_weight_max is not None:
+        if scheduler.config.prediction_type != "epsilon":
+            raise ValueError("v_weight_max re-weights an epsilon loss; this scheduler predicts "
+                             f"{scheduler.config.prediction_type!r}, whose loss needs no such weight.")
+        abar_v = scheduler.alphas_cumprod.to(t.device)[t].float()
+        weighted = (squared * torch.clamp(1.0 / abar_v, max=v_weight_max)).mean()
 
     abar = scheduler.alphas_cumprod
     abar_t = _gather(abar, t)
