@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from iflearn.mini.dataset import BACKGROUND_COLOURS, COLOURS, POSITIONS, Scene, caption, held_out_scenes
 
-__all__ = ["Reading", "read_picture", "edge_sharpness", "evaluate", "main"]
+__all__ = ["Reading", "read_picture", "score_reading", "edge_sharpness", "evaluate", "main"]
 
 
 @dataclass
@@ -101,7 +101,8 @@ def edge_sharpness(image: torch.Tensor) -> float:
     return float(torch.sqrt((gx**2 + gy**2).mean()))
 
 
-def _score(reading: Reading, scene: Scene) -> dict[str, bool]:
+def score_reading(reading: Reading, scene: Scene) -> dict[str, bool]:
+    """Which of ``scene``'s five attributes the checker's ``reading`` got right."""
     return {
         "colour": reading.colour == scene.colour,
         "shape": reading.shape == scene.shape,
@@ -146,9 +147,9 @@ def evaluate(
                                       progress=False)
             low, high = result.stages[0].images[0], result.stages[1].images[0]
             r1, r2 = read_picture(low), read_picture(high)
-            for k, ok in _score(r1, scene).items():
+            for k, ok in score_reading(r1, scene).items():
                 hits[1][k] += ok
-            for k, ok in _score(r2, scene).items():
+            for k, ok in score_reading(r2, scene).items():
                 hits[2][k] += ok
             for k in keys:
                 agree[k] += getattr(r1, k) == getattr(r2, k)

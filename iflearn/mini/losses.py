@@ -33,6 +33,27 @@ def target_for(scheduler: DDPMScheduler, x0: torch.Tensor, noise: torch.Tensor, 
     raise ValueError(f"prediction_type {scheduler.config.prediction_type!r} is not supported; use epsilon or v_prediction.")
 
 
+def _loss_weight(
+    scheduler: DDPMScheduler, t: torch.Tensor, snr_gamma: float | None, v_weight_max: float | None
+) -> torch.Tensor | None:
+    """``(B,)`` per-picture weights of the squared error (see :func:`hybrid_loss`), or ``None`` for plain MSE."""
+    if snr_gamma is not None and v_weight_max is not None:
+        raise ValueError("hybrid_loss: give snr_gamma or v_weight_max, not both; each is a whole weighting scheme.")
+    if snr_gamma is not None:
+        from diffusers.training_utils import compute_snr  # ~0.4 s to import; only this option needs it
+
+        snr = compute_snr(scheduler, t).float()
+        if scheduler.config.prediction_type == "epsilon":  # min(SNR, gamma) / SNR, written so SNR = 0 is safe
+            return torch.clamp(snr_gamma / snr.clamp(min=1e-12), max=1.0)
+        return torch.clamp(snr, max=snr_gamma) / (snr + 1)
+    if v_weight_max is not None:
+        if scheduler.config.prediction_type != "epsilon":
+            raise ValueError("v_weight_max re-weights an epsilon loss; this scheduler predicts "
+                             f"{scheduler.config.prediction_type!r}, whose loss needs no such weight.")
+        return torch.clamp(1.0 / _gather(scheduler.alphas_cumprod, t).view(-1), max=v_weight_max)
+    return None
+
+
 def hybrid_loss(
     scheduler: DDPMScheduler,
     model_output: torch.Tensor,
@@ -52,7 +73,7 @@ def hybrid_loss(
         xt: ``(B, 3, H, W)`` ``scheduler.add_noise(x0, noise, t)``.
         noise: ``(B, 3, H, W)`` standard normal.
         t: ``(B,)`` integer timesteps in ``[0, 1000)``.
-        snr_gamma: if given, weight each picture's squared error by Min-SNR-gamma (Hang et al. 2023,
+        snr_gamma: (at most one of this and ``v_weight_max``) if given, weight each picture's squared error by Min-SNR-gamma (Hang et al. 2023,
             arXiv:2303.09556): ``min(SNR, gamma) / SNR`` for epsilon, ``min(SNR, gamma) / (SNR + 1)`` for v. Nearly
             noise-free steps, which a UNet learns easily, then stop dominating the gradient, and the noisy steps
             that decide a picture's layout and colours get their share. ``parts["mse"]`` stays unweighted.
@@ -69,21 +90,8 @@ def hybrid_loss(
     pred, v_var = model_output.split(3, dim=1)
     squared = ((pred.float() - target_for(scheduler, x0, noise, t).float()) ** 2).mean(dim=(1, 2, 3))
     mse = squared.mean()
-    weighted = mse
-    if snr_gamma is not None:
-        abar_snr = scheduler.alphas_cumprod.to(t.device)[t].float()
-        snr = abar_snr / (1 - abar_snr)
-        if scheduler.config.prediction_type == "epsilon":  # min(SNR, gamma) / SNR, written so SNR = 0 is safe
-            weight = torch.clamp(snr_gamma / snr.clamp(min=1e-12), max=1.0)
-        else:
-            weight = torch.clamp(snr, max=snr_gamma) / (snr + 1)
-        weighted = (squared * weight).mean()
-    if v_weight_max is not None:
-        if scheduler.config.prediction_type != "epsilon":
-            raise ValueError("v_weight_max re-weights an epsilon loss; this scheduler predicts "
-                             f"{scheduler.config.prediction_type!r}, whose loss needs no such weight.")
-        abar_v = scheduler.alphas_cumprod.to(t.device)[t].float()
-        weighted = (squared * torch.clamp(1.0 / abar_v, max=v_weight_max)).mean()
+    weight = _loss_weight(scheduler, t, snr_gamma, v_weight_max)
+    weighted = mse if weight is None else (squared * weight).mean()
 
     abar = scheduler.alphas_cumprod
     abar_t = _gather(abar, t)

@@ -185,7 +185,7 @@ def quick_adherence(unet, bank: CaptionBank, prompts: int = 16, steps: int = 20)
     A cheap progress signal during training (the full measurement is ``python -m iflearn.mini.evaluate``).
     """
     from iflearn.mini.dataset import held_out_scenes
-    from iflearn.mini.evaluate import read_picture
+    from iflearn.mini.evaluate import read_picture, score_reading
 
     scenes = held_out_scenes()
     random.Random(1).shuffle(scenes)
@@ -198,13 +198,8 @@ def quick_adherence(unet, bank: CaptionBank, prompts: int = 16, steps: int = 20)
         images = pipe(prompt_embeds=bank(texts), negative_prompt_embeds=bank([""] * prompts), num_inference_steps=steps,
                       guidance_scale=7.0, generator=torch.Generator().manual_seed(0), output_type="pt").images
     unet.train()
-    keys = ("colour", "shape", "size", "position", "background")
-    hits = dict.fromkeys(keys, 0)
-    for image, scene in zip(images, scenes):
-        reading = read_picture(image.clamp(-1, 1))
-        for key in keys:
-            hits[key] += getattr(reading, key) == getattr(scene, key)
-    return {key: round(hits[key] / prompts, 3) for key in keys}
+    scores = [score_reading(read_picture(image.clamp(-1, 1)), scene) for image, scene in zip(images, scenes)]
+    return {key: round(sum(s[key] for s in scores) / prompts, 3) for key in scores[0]}
 
 
 def save_sample_grid(stage: int, unet, path: Path, bank: CaptionBank, steps: int = 25) -> None:
