@@ -1,5 +1,6 @@
-"""The pieces mini-IF's training adds to IF's recipe: a text encoder that zeroes padding, Min-SNR loss
-weighting, and stage II's degradations. Each is checked against what it promises, on real tensors."""
+"""The pieces mini-IF's training adds to IF's recipe: a text encoder that repeats the prompt over the padding,
+the stored caption bank, Min-SNR and v-prediction loss weighting, and stage II's degradations. Each is checked
+against what it promises, on real tensors."""
 
 from __future__ import annotations
 
@@ -37,6 +38,21 @@ def test_text_encoder_repeats_the_prompt_over_the_padding(encoder):
         torch.testing.assert_close(ours[row, n : 2 * n], plain[row, :n])
         torch.testing.assert_close(ours[row, -1], plain[row, (MAX_TOKENS - 1) % n])
     assert not torch.allclose(plain[~mask], ours[~mask])  # BERT's own padding states are something else
+
+
+def test_caption_bank_file_keeps_real_tokens_and_rebuilds_the_padding(encoder, tmp_path):
+    from iflearn.mini.train import CaptionBank, embed_captions
+
+    texts = ["", "a red circle", "a big white triangle at the bottom on a green background"]
+    bank = CaptionBank(texts, embed_captions(texts, encoder=encoder))
+    bank.encoder = encoder
+    path = tmp_path / "bank.safetensors"
+    bank.save(path)
+    loaded = CaptionBank.load(path)
+    assert loaded.texts == texts and loaded.encoder is None
+    assert torch.equal(loaded.embeds, bank.embeds)  # every one of the 77 positions, bit for bit
+    assert path.stat().st_size < bank.embeds.numel() * 2 / 4  # only the ~2-13 real tokens per caption are stored
+    assert torch.equal(loaded(["a red circle", ""]), bank.embeds[[1, 0]].float())
 
 
 def _loss_parts(snr_gamma, t_value):

@@ -66,12 +66,15 @@ def test_training_smoke_checkpoints_resumes_and_saves(tmp_path):
             capture_output=True, text=True, timeout=600,
         )
 
-    first = train("--steps", "2")
+    cache = tmp_path / "captions.safetensors"
+    first = train("--steps", "2", "--caption-cache", str(cache))
     assert first.returncode == 0, first.stderr[-2000:]
+    assert "encoding captions" in first.stderr and cache.is_file()
     assert (tmp_path / "checkpoints" / "stage1.pt").is_file()
     assert (tmp_path / "samples" / "stage1_step000002.png").is_file()
-    second = train("--steps", "3", "--resume")
+    second = train("--steps", "3", "--resume", "--caption-cache", str(cache))
     assert second.returncode == 0, second.stderr[-2000:]
+    assert "encoding captions" not in second.stderr  # read from the cache
     assert "resuming stage 1 from step 2" in second.stdout
     record = json.loads((tmp_path / "IF-II-mini" / "TRAINING.json").read_text())
     assert record["settings"]["steps"] == 3 and record["final_mse"] > 0
@@ -84,3 +87,14 @@ def test_training_smoke_checkpoints_resumes_and_saves(tmp_path):
 def test_training_rejects_bad_steps():
     out = subprocess.run([sys.executable, "-m", "iflearn.mini.train", "--steps", "0"], capture_output=True, text=True)
     assert out.returncode == 2 and "--steps 0: expected a positive number" in out.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_training_on_cuda_without_a_gpu_says_how_to_go_on():
+    out = subprocess.run([sys.executable, "-m", "iflearn.mini.train", "--device", "cuda"], capture_output=True, text=True)
+    assert out.returncode == 2 and "no CUDA GPU" in out.stderr and "leave --device out" in out.stderr
+
+
+def test_training_rejects_an_unknown_device():
+    out = subprocess.run([sys.executable, "-m", "iflearn.mini.train", "--device", "gpu0"], capture_output=True, text=True)
+    assert out.returncode == 2 and "--device gpu0: expected cpu, cuda or auto" in out.stderr

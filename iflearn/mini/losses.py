@@ -95,7 +95,7 @@ def hybrid_loss(
 
     abar = scheduler.alphas_cumprod
     abar_t = _gather(abar, t)
-    abar_prev = _gather(torch.cat([torch.ones(1), abar[:-1]]), t)
+    abar_prev = _gather(torch.cat([torch.ones(1, device=abar.device), abar[:-1]]), t)
     beta_t = 1 - abar_t / abar_prev
     post_var = (1 - abar_prev) / (1 - abar_t) * beta_t
     min_log = torch.log(post_var.clamp(min=1e-20))

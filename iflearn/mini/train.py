@@ -11,6 +11,12 @@ Examples::
     python -m iflearn.mini.train --stage all                      # reproduce the shipped weights
     python -m iflearn.mini.train --stage 1 --steps 20 --tiny --out /tmp/smoke   # a smoke run in seconds
     python -m iflearn.mini.train --stage 1 --resume               # continue from the last checkpoint
+    python -m iflearn.mini.train --device cuda                    # on a GPU (the data stay the same)
+    python -m iflearn.mini.train --caption-cache captions.safetensors   # encode the captions once, reuse them
+
+Every random draw (scenes, captions, timesteps, noise) comes from seeded CPU generators, so a run sees the same
+data on any device; the arithmetic differs in its last bits between devices, so weights trained on a GPU are
+close to, not identical with, the CPU run's.
 """
 
 from __future__ import annotations
@@ -33,11 +39,11 @@ from tqdm.auto import tqdm
 
 from iflearn.mini import configs
 from iflearn.mini.degrade import colour_jitter, soften
-from iflearn.mini.dataset import all_captions, caption, random_scene, render
+from iflearn.mini.dataset import all_captions, caption, held_out_scenes, random_scene, render
 from iflearn.mini.losses import hybrid_loss
 from iflearn.mini.text_encoder import MAX_TOKENS, load_mini_text_encoder
 
-__all__ = ["TrainSettings", "train_stage", "main", "SAMPLE_PROMPTS"]
+__all__ = ["TrainSettings", "CaptionBank", "train_stage", "main", "SAMPLE_PROMPTS"]
 
 #: Prompts drawn in the periodic sample grids.
 SAMPLE_PROMPTS = [
@@ -72,6 +78,8 @@ class TrainSettings:
     degrade: bool = True  # stage II: colour jitter and blur so its inputs look like stage I's outputs
     snr_gamma: float | None = None  # Min-SNR-gamma loss weighting (see iflearn.mini.losses.hybrid_loss)
     v_weight_max: float | None = None  # v-prediction's loss weighting for an epsilon UNet (ditto)
+    device: str = "cpu"  # where the UNet trains: "cpu" or "cuda" (the data are drawn on the CPU either way)
+    adherence_prompts: int = 16  # held-out captions drawn by the periodic adherence check (stage I)
 
 
 #: The settings of the shipped weights. Stage I's loss carries v-prediction's weighting, ``1 / abar_t`` capped
@@ -98,19 +106,75 @@ def embed_captions(texts: list[str], batch: int = 256, encoder=None) -> torch.Te
 
 
 class CaptionBank:
-    """All training captions and their embeddings, looked up by text."""
+    """The training captions, the held-out ones and ``""``, with their embeddings, looked up by text.
 
-    def __init__(self) -> None:
-        self.encoder = load_mini_text_encoder()
-        self.texts = all_captions()
+    ``embeds`` is ``(N, 77, 384)`` float16. Each row is fully fixed by its first ``n`` positions (the prompt's
+    real tokens; :class:`~iflearn.mini.text_encoder.MiniTextEncoder` repeats them into the padding), which is
+    what :meth:`save` stores, so a bank file is ~27 MB instead of ~180 MB.
+    """
+
+    def __init__(self, texts: list[str] | None = None, embeds: torch.Tensor | None = None) -> None:
+        self.encoder = None
+        if texts is None:
+            # Training captions first, encoded on their own: the same batches, so the same bits, as always.
+            train = all_captions()
+            held = sorted({caption(s) for s in held_out_scenes()} - set(train))
+            texts = train + held
+            embeds = torch.cat([embed_captions(train, encoder=self._encoder()),
+                                embed_captions(held, encoder=self._encoder())])
+        self.texts = list(texts)
         self.index = {t: i for i, t in enumerate(self.texts)}
-        self.embeds = embed_captions(self.texts, encoder=self.encoder)
+        self.embeds = embeds if embeds is not None else embed_captions(self.texts, encoder=self._encoder())
+
+    def _encoder(self):
+        if self.encoder is None:
+            self.encoder = load_mini_text_encoder()
+        return self.encoder
 
     def __call__(self, texts: list[str]) -> torch.Tensor:
-        """``(len(texts), 77, 384)`` float32; texts outside the training captions are encoded on the fly."""
+        """``(len(texts), 77, 384)`` float32; texts outside the bank are encoded on the fly."""
         if all(t in self.index for t in texts):
             return self.embeds[[self.index[t] for t in texts]].float()
-        return embed_captions(texts, encoder=self.encoder).float()
+        return embed_captions(texts, encoder=self._encoder()).float()
+
+    def save(self, path: Path) -> None:
+        """Write the bank as safetensors: each caption's real-token states, their counts, and the texts."""
+        from safetensors.torch import save_file
+
+        tokenizer = self._encoder()[0]
+        counts = torch.tensor([len(ids) for ids in tokenizer(self.texts, truncation=True, max_length=MAX_TOKENS).input_ids])
+        packed = torch.cat([row[:n] for row, n in zip(self.embeds, counts.tolist())])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file({"states": packed.contiguous(), "counts": counts}, str(path), metadata={"texts": json.dumps(self.texts)})
+
+    @classmethod
+    def load(cls, path: Path) -> "CaptionBank":
+        """Read a bank written by :meth:`save`; the text encoder is loaded only if an unknown text is asked for."""
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            texts = json.loads(f.metadata()["texts"])
+            states, counts = f.get_tensor("states"), f.get_tensor("counts")
+        rows, start = [], 0
+        for n in counts.tolist():
+            row = states[start : start + n]
+            rows.append(row[torch.arange(MAX_TOKENS) % n])  # the padding repeats the real tokens
+            start += n
+        return cls(texts, torch.stack(rows))
+
+    @classmethod
+    def cached(cls, path: Path | None) -> "CaptionBank":
+        """The bank from ``path`` if it holds every caption training needs; else encode them (and write ``path``)."""
+        if path is not None and path.exists():
+            bank = cls.load(path)
+            missing = set(all_captions()) - set(bank.index)
+            if not missing:
+                return bank
+            print(f"{path} lacks {len(missing)} of today's captions (e.g. {sorted(missing)[0]!r}); encoding anew")
+        bank = cls()
+        if path is not None:
+            bank.save(path)
+        return bank
 
 
 def make_batch(settings: TrainSettings, step: int, bank: CaptionBank) -> tuple[torch.Tensor, ...]:
@@ -190,13 +254,16 @@ def quick_adherence(unet, bank: CaptionBank, prompts: int = 16, steps: int = 20)
     scenes = held_out_scenes()
     random.Random(1).shuffle(scenes)
     scenes = scenes[:prompts]
+    prompts = len(scenes)
     texts = [caption(s) for s in scenes]
     unet.eval()
+    device = next(unet.parameters()).device
     pipe = _build_pipeline(1, unet)
     pipe.set_progress_bar_config(disable=True)
     with torch.no_grad():
-        images = pipe(prompt_embeds=bank(texts), negative_prompt_embeds=bank([""] * prompts), num_inference_steps=steps,
-                      guidance_scale=7.0, generator=torch.Generator().manual_seed(0), output_type="pt").images
+        images = pipe(prompt_embeds=bank(texts).to(device), negative_prompt_embeds=bank([""] * prompts).to(device),
+                      num_inference_steps=steps, guidance_scale=7.0, generator=torch.Generator().manual_seed(0),
+                      output_type="pt").images.cpu()
     unet.train()
     scores = [score_reading(read_picture(image.clamp(-1, 1)), scene) for image, scene in zip(images, scenes)]
     return {key: round(sum(s[key] for s in scores) / prompts, 3) for key in scores[0]}
@@ -207,8 +274,9 @@ def save_sample_grid(stage: int, unet, path: Path, bank: CaptionBank, steps: int
     from iflearn.plotting import image_grid
 
     unet.eval()
+    device = next(unet.parameters()).device
     prompts = SAMPLE_PROMPTS[:4] if stage == 2 else SAMPLE_PROMPTS
-    embeds, negative = bank(prompts), bank([""] * len(prompts))
+    embeds, negative = bank(prompts).to(device), bank([""] * len(prompts)).to(device)
     generator = torch.Generator().manual_seed(0)
     pipe = _build_pipeline(stage, unet)
     pipe.set_progress_bar_config(disable=True)
@@ -221,11 +289,11 @@ def save_sample_grid(stage: int, unet, path: Path, bank: CaptionBank, steps: int
         else:
             low = torch.stack([render(random_scene(random.Random(i), p_drop=0.0), configs.STAGE1_SIZE) for i in range(4)])
             images = pipe(
-                image=low, prompt_embeds=embeds, negative_prompt_embeds=negative, num_inference_steps=steps,
+                image=low.to(device), prompt_embeds=embeds, negative_prompt_embeds=negative, num_inference_steps=steps,
                 guidance_scale=1.0, noise_level=250, generator=generator, output_type="pt",
             ).images
     unet.train()
-    image_grid(images, captions=prompts, columns=4).save(path)
+    image_grid(images.cpu(), captions=prompts, columns=4).save(path)
 
 
 def train_stage(settings: TrainSettings, out: Path, resume: bool = False, bank: CaptionBank | None = None) -> dict:
@@ -234,7 +302,8 @@ def train_stage(settings: TrainSettings, out: Path, resume: bool = False, bank: 
     bank = bank or CaptionBank()
     scheduler = configs.stage1_scheduler() if settings.stage == 1 else configs.stage2_scheduler()
     noising = configs.image_noising_scheduler()
-    unet = configs.build_unet(_unet_config(settings))
+    device = torch.device(settings.device)
+    unet = configs.build_unet(_unet_config(settings)).to(device)
     ema = copy.deepcopy(unet).requires_grad_(False)
     optimizer = torch.optim.AdamW(unet.parameters(), lr=settings.lr, weight_decay=0.0)
     ckpt_dir, sample_dir = out / "checkpoints", out / "samples"
@@ -243,7 +312,7 @@ def train_stage(settings: TrainSettings, out: Path, resume: bool = False, bank: 
     ckpt_path = ckpt_dir / f"stage{settings.stage}.pt"
     start, elapsed, history = 0, 0.0, []
     if resume and ckpt_path.exists():
-        state = torch.load(ckpt_path, weights_only=False)
+        state = torch.load(ckpt_path, weights_only=False, map_location=device)
         unet.load_state_dict(state["unet"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
@@ -255,17 +324,21 @@ def train_stage(settings: TrainSettings, out: Path, resume: bool = False, bank: 
     smooth = None
     for step in bar:
         batch = make_batch(settings, step, bank)
+        # All randomness is drawn on the CPU, then moved: the same data on every device.
         generator = torch.Generator().manual_seed(settings.seed * 7_654_321 + step)
-        x0, embeds = batch[0], batch[-1]
+        x0, embeds = batch[0].to(device), batch[-1].to(device)
         n = x0.shape[0]
         t = torch.randint(0, scheduler.config.num_train_timesteps, (n,), generator=generator)
         noise = torch.randn(x0.shape, generator=generator)
+        t, noise = t.to(device), noise.to(device)
         xt = scheduler.add_noise(x0, noise, t)
         if settings.stage == 1:
             output = unet(xt, t, encoder_hidden_states=embeds).sample
         else:
             level = torch.randint(0, 1000, (n,), generator=generator)
-            aug = noising.add_noise(batch[1], torch.randn(x0.shape, generator=generator), level)
+            aug_noise = torch.randn(x0.shape, generator=generator)
+            level, aug_noise = level.to(device), aug_noise.to(device)
+            aug = noising.add_noise(batch[1].to(device), aug_noise, level)
             output = unet(torch.cat([xt, aug], dim=1), t, encoder_hidden_states=embeds, class_labels=level).sample
         loss, parts = hybrid_loss(scheduler, output, x0, xt, noise, t, settings.vlb_weight, settings.snr_gamma,
                                   settings.v_weight_max)
@@ -276,9 +349,8 @@ def train_stage(settings: TrainSettings, out: Path, resume: bool = False, bank: 
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
         optimizer.step()
         decay = min(settings.ema_decay, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), unet.parameters()):
-                pe.lerp_(pm, 1 - decay)
+        with torch.no_grad():  # one fused call: per-parameter calls cost ~300 kernel launches a step on a GPU
+            torch._foreach_lerp_(list(ema.parameters()), list(unet.parameters()), 1 - decay)
         smooth = parts["mse"] if smooth is None else 0.98 * smooth + 0.02 * parts["mse"]
         bar.set_postfix(mse=f"{smooth:.4f}", vlb=f"{parts['vlb']:.3f}")
         done = step + 1
@@ -292,12 +364,12 @@ def train_stage(settings: TrainSettings, out: Path, resume: bool = False, bank: 
         if done % settings.sample_every == 0 or done == settings.steps:
             save_sample_grid(settings.stage, ema, sample_dir / f"stage{settings.stage}_step{done:06d}.png", bank)
             if settings.stage == 1 and not settings.tiny:
-                adherence = quick_adherence(ema, bank)
+                adherence = quick_adherence(ema, bank, prompts=settings.adherence_prompts)
                 history.append({"step": done, "adherence": adherence})
                 bar.write(f"step {done}: adherence on 16 held-out prompts {adherence}")
     bar.close()
     folder = out / ("IF-I-mini" if settings.stage == 1 else "IF-II-mini")
-    _build_pipeline(settings.stage, ema).save_pretrained(folder, safe_serialization=True)
+    _build_pipeline(settings.stage, ema.to("cpu")).save_pretrained(folder, safe_serialization=True)
     record = {
         "stage": settings.stage,
         "settings": settings.__dict__,
@@ -307,12 +379,24 @@ def train_stage(settings: TrainSettings, out: Path, resume: bool = False, bank: 
         "parameters": sum(p.numel() for p in ema.parameters()),
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                     "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "device": "cpu", "torch": torch.__version__},
+                    "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+                    "torch": torch.__version__},
         "date": time.strftime("%Y-%m-%d"),
         "history": history,
     }
     (folder / "TRAINING.json").write_text(json.dumps(record, indent=2) + "\n")
     return record
+
+
+def _pick_device(name: str, parser: argparse.ArgumentParser) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name not in ("cpu", "cuda"):
+        parser.error(f"--device {name}: expected cpu, cuda or auto")
+    if name == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: this machine has no CUDA GPU that torch can use; leave --device out to train "
+                     "on the CPU")
+    return name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -328,6 +412,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="a tiny model, for smoke tests")
     parser.add_argument("--sample-every", type=int, default=500)
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, or auto (cuda when a GPU is present; default)")
+    parser.add_argument("--caption-cache", type=Path, default=None,
+                        help="safetensors file of the captions' embeddings: read if present, else written")
     args = parser.parse_args(argv)
     for name in ("steps", "stage1_steps", "stage2_steps", "schedule_steps"):
         value = getattr(args, name)
@@ -337,8 +424,9 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     # Tiny values (denormals) in weights, EMA and optimiser state can slow CPU arithmetic tenfold; flush them.
     torch.set_flush_denormal(True)
+    device = _pick_device(args.device, parser)
     stages = [1, 2] if args.stage == "all" else [int(args.stage)]
-    bank = CaptionBank()
+    bank = CaptionBank.cached(args.caption_cache)
     for stage in stages:
         params = dict(DEFAULTS[stage])
         override = args.steps if args.steps is not None else getattr(args, f"stage{stage}_steps")
@@ -350,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.tiny:
             params["batch"] = 4
         settings = TrainSettings(stage=stage, seed=args.seed, tiny=args.tiny, sample_every=args.sample_every,
-                                 checkpoint_every=max(1, min(250, params["steps"])), **params)
+                                 checkpoint_every=max(1, min(250, params["steps"])), device=device, **params)
         record = train_stage(settings, args.out, resume=args.resume, bank=bank)
         print(f"stage {stage}: {record['wall_seconds']} s, final mse {record['final_mse']} -> {args.out}")
     return 0
