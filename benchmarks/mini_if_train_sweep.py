@@ -114,7 +114,8 @@ def score_run(run: Path, bank, device: str, dry: bool, prompts: int = 48) -> dic
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("configs", nargs="*", metavar="CONFIG", help=", ".join(CONFIGS))
-    parser.add_argument("--bank", type=Path, required=True, help="caption bank file (iflearn.mini.train --caption-cache)")
+    parser.add_argument("--bank", type=Path, required=True,
+                        help="caption bank file, as written by python -m iflearn.mini.train --caption-cache FILE")
     parser.add_argument("--runs", type=Path, default=Path("/tmp/mini-if-sweep"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/mini_if_train_sweep.json"))
     parser.add_argument("--deadline", type=float, default=390.0, help="seconds of training before runs are stopped")

@@ -91,10 +91,12 @@ def test_training_rejects_bad_steps():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
 def test_training_on_cuda_without_a_gpu_says_how_to_go_on():
-    out = subprocess.run([sys.executable, "-m", "iflearn.mini.train", "--device", "cuda"], capture_output=True, text=True)
+    command = [sys.executable, "-m", "iflearn.mini.train", "--device", "cuda"]
+    out = subprocess.run(command, capture_output=True, text=True)
     assert out.returncode == 2 and "no CUDA GPU" in out.stderr and "leave --device out" in out.stderr
 
 
 def test_training_rejects_an_unknown_device():
-    out = subprocess.run([sys.executable, "-m", "iflearn.mini.train", "--device", "gpu0"], capture_output=True, text=True)
+    command = [sys.executable, "-m", "iflearn.mini.train", "--device", "gpu0"]
+    out = subprocess.run(command, capture_output=True, text=True)
     assert out.returncode == 2 and "--device gpu0: expected cpu, cuda or auto" in out.stderr

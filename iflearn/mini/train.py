@@ -142,10 +142,12 @@ class CaptionBank:
         from safetensors.torch import save_file
 
         tokenizer = self._encoder()[0]
-        counts = torch.tensor([len(ids) for ids in tokenizer(self.texts, truncation=True, max_length=MAX_TOKENS).input_ids])
+        ids = tokenizer(self.texts, truncation=True, max_length=MAX_TOKENS).input_ids
+        counts = torch.tensor([len(row) for row in ids])
         packed = torch.cat([row[:n] for row, n in zip(self.embeds, counts.tolist())])
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_file({"states": packed.contiguous(), "counts": counts}, str(path), metadata={"texts": json.dumps(self.texts)})
+        tensors = {"states": packed.contiguous(), "counts": counts}
+        save_file(tensors, str(path), metadata={"texts": json.dumps(self.texts)})
 
     @classmethod
     def load(cls, path: Path) -> "CaptionBank":
