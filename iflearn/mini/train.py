@@ -85,9 +85,11 @@ class TrainSettings:
 #: The settings of the shipped weights. Stage I's loss carries v-prediction's weighting, ``1 / abar_t`` capped
 #: at 20 (a training-only change: the UNet still predicts epsilon for IF's unchanged scheduler). With the plain
 #: epsilon loss, and with Min-SNR-5, the words decided at high noise (position, background) were still not
-#: followed after 1,000-2,500 steps: below 20 % on held-out captions.
+#: followed after 1,000-2,500 steps: below 20 % on held-out captions. Stage I's batch is 64: at batch 32,
+#: whether *position* was learned at all depended on the seed and the device (see
+#: ``benchmarks/results/mini_if_train_sweep_h200.json``).
 DEFAULTS = {
-    1: dict(steps=3200, schedule_steps=3200, batch=32, lr=1e-3, v_weight_max=20.0),
+    1: dict(steps=3000, schedule_steps=3000, batch=64, lr=1e-3, v_weight_max=20.0),
     2: dict(steps=2500, schedule_steps=2500, batch=12, lr=5e-4),
 }
 
