@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import subprocess
 import sys
 import time
@@ -71,9 +70,7 @@ def score_run(run: Path, bank, device: str, dry: bool, prompts: int = 48) -> dic
     from diffusers import UNet2DConditionModel
 
     from iflearn.mini import configs
-    from iflearn.mini.dataset import caption, held_out_scenes
-    from iflearn.mini.evaluate import read_picture, score_reading
-    from iflearn.mini.train import _build_pipeline, _unet_config
+    from iflearn.mini.train import _unet_config, quick_adherence
 
     folder, ckpt = run / "IF-I-mini", run / "checkpoints" / "stage1.pt"
     if (folder / "TRAINING.json").exists():
@@ -89,24 +86,10 @@ def score_run(run: Path, bank, device: str, dry: bool, prompts: int = 48) -> dic
                      history=state["history"])
     else:
         return dict(finished=False, steps=0)
-    scenes = held_out_scenes()
-    random.Random(0).shuffle(scenes)
-    scenes = scenes[:prompts]
-    embeds = bank([caption(s) for s in scenes]).to(device)
-    negative = bank([""] * len(scenes)).to(device)
-    pipe = _build_pipeline(1, unet.to(device).eval())
-    pipe.set_progress_bar_config(disable=True)
+    unet = unet.to(device)
     for guidance in GUIDANCE:
-        hits: dict[str, int] = {}
-        for seed in range(2):
-            with torch.no_grad():
-                images = pipe(prompt_embeds=embeds, negative_prompt_embeds=negative, num_inference_steps=20,
-                              guidance_scale=guidance, generator=torch.Generator().manual_seed(seed),
-                              output_type="pt").images.cpu()
-            for image, scene in zip(images, scenes):
-                for key, ok in score_reading(read_picture(image.clamp(-1, 1)), scene).items():
-                    hits[key] = hits.get(key, 0) + ok
-        entry[f"eval_20steps_g{guidance:g}"] = {k: round(v / (2 * len(scenes)), 3) for k, v in hits.items()}
+        entry[f"eval_20steps_g{guidance:g}"] = quick_adherence(unet, bank, prompts=prompts, guidance=guidance,
+                                                               seeds=(0, 1), shuffle_seed=0)
     entry["history"] = [h for h in entry["history"] if "adherence" in h or h["step"] % 500 == 0]
     return entry
 

@@ -73,10 +73,11 @@ def hybrid_loss(
         xt: ``(B, 3, H, W)`` ``scheduler.add_noise(x0, noise, t)``.
         noise: ``(B, 3, H, W)`` standard normal.
         t: ``(B,)`` integer timesteps in ``[0, 1000)``.
-        snr_gamma: (at most one of this and ``v_weight_max``) if given, weight each picture's squared error by Min-SNR-gamma (Hang et al. 2023,
-            arXiv:2303.09556): ``min(SNR, gamma) / SNR`` for epsilon, ``min(SNR, gamma) / (SNR + 1)`` for v. Nearly
-            noise-free steps, which a UNet learns easily, then stop dominating the gradient, and the noisy steps
-            that decide a picture's layout and colours get their share. ``parts["mse"]`` stays unweighted.
+        snr_gamma: (at most one of this and ``v_weight_max``) if given, weight each picture's squared error by
+            Min-SNR-gamma (Hang et al. 2023, arXiv:2303.09556): ``min(SNR, gamma) / SNR`` for epsilon,
+            ``min(SNR, gamma) / (SNR + 1)`` for v. Nearly noise-free steps, which a UNet learns easily, then stop
+            dominating the gradient, and the noisy steps that decide a picture's layout and colours get their
+            share. ``parts["mse"]`` stays unweighted.
         v_weight_max: if given (epsilon prediction only), weight each picture's squared error by
             ``min(1 / abar_t, v_weight_max)``. That is exactly the loss of v-prediction, ``|v - v_hat|^2 =
             |eps - eps_hat|^2 / abar_t``, while the UNet still predicts epsilon for IF's scheduler. Plain epsilon

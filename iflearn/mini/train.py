@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from iflearn.device import default_device
 from iflearn.mini import configs
 from iflearn.mini.degrade import colour_jitter, soften
 from iflearn.mini.dataset import all_captions, caption, held_out_scenes, random_scene, render
@@ -247,30 +248,37 @@ def _build_pipeline(stage: int, unet, text_encoder=None, tokenizer=None):
     )
 
 
-def quick_adherence(unet, bank: CaptionBank, prompts: int = 16, steps: int = 20) -> dict[str, float]:
+def quick_adherence(
+    unet, bank: CaptionBank, prompts: int = 16, steps: int = 20, guidance: float = 7.0,
+    seeds: tuple[int, ...] = (0,), shuffle_seed: int = 1,
+) -> dict[str, float]:
     """Stage I's prompt adherence on ``prompts`` held-out full captions, read by the evaluation's checker.
 
-    A cheap progress signal during training (the full measurement is ``python -m iflearn.mini.evaluate``).
+    One batched pipeline call per seed (on the UNet's device); returns each attribute's hit rate in ``[0, 1]``
+    over ``prompts x len(seeds)`` pictures. A cheap progress signal during training, and the score of
+    ``benchmarks/mini_if_train_sweep.py`` (the full measurement is ``python -m iflearn.mini.evaluate``).
     """
     from iflearn.mini.dataset import held_out_scenes
     from iflearn.mini.evaluate import read_picture, score_reading
 
     scenes = held_out_scenes()
-    random.Random(1).shuffle(scenes)
+    random.Random(shuffle_seed).shuffle(scenes)
     scenes = scenes[:prompts]
-    prompts = len(scenes)
-    texts = [caption(s) for s in scenes]
-    unet.eval()
     device = next(unet.parameters()).device
+    embeds = bank([caption(s) for s in scenes]).to(device)
+    negative = bank([""] * len(scenes)).to(device)
+    unet.eval()
     pipe = _build_pipeline(1, unet)
     pipe.set_progress_bar_config(disable=True)
+    scores = []
     with torch.no_grad():
-        images = pipe(prompt_embeds=bank(texts).to(device), negative_prompt_embeds=bank([""] * prompts).to(device),
-                      num_inference_steps=steps, guidance_scale=7.0, generator=torch.Generator().manual_seed(0),
-                      output_type="pt").images.cpu()
+        for seed in seeds:
+            images = pipe(prompt_embeds=embeds, negative_prompt_embeds=negative, num_inference_steps=steps,
+                          guidance_scale=guidance, generator=torch.Generator().manual_seed(seed),
+                          output_type="pt").images.cpu()
+            scores += [score_reading(read_picture(image.clamp(-1, 1)), scene) for image, scene in zip(images, scenes)]
     unet.train()
-    scores = [score_reading(read_picture(image.clamp(-1, 1)), scene) for image, scene in zip(images, scenes)]
-    return {key: round(sum(s[key] for s in scores) / prompts, 3) for key in scores[0]}
+    return {key: round(sum(s[key] for s in scores) / len(scores), 3) for key in scores[0]}
 
 
 def save_sample_grid(stage: int, unet, path: Path, bank: CaptionBank, steps: int = 25) -> None:
@@ -394,7 +402,7 @@ def train_stage(settings: TrainSettings, out: Path, resume: bool = False, bank: 
 
 def _pick_device(name: str, parser: argparse.ArgumentParser) -> str:
     if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return default_device().type
     if name not in ("cpu", "cuda"):
         parser.error(f"--device {name}: expected cpu, cuda or auto")
     if name == "cuda" and not torch.cuda.is_available():
