@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from iflearn.quiz.bank import Question, all_questions, get_question, load_bank, quiz_dir, validate_banks
-from iflearn.quiz.feedback import Feedback, answer, answer_line, feedback_for, session_answers
+from iflearn.quiz.feedback import Feedback, answer, answer_line, feedback_for, session_answers, start_assignment
 from iflearn.quiz.spec import AnswerSpec, Verdict, check_answer
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ __all__ = [
     "feedback_for",
     "answer_line",
     "session_answers",
+    "start_assignment",
     "get_question",
     "load_bank",
     "all_questions",

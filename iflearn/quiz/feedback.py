@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from iflearn.i18n import tr
 from iflearn.quiz.bank import Question, get_question
-from iflearn.quiz.spec import Verdict, check_answer
+from iflearn.quiz.spec import Verdict, check_answer, format_value
 
-__all__ = ["Feedback", "answer_line", "feedback_for", "answer", "session_answers"]
+__all__ = ["Feedback", "Recorded", "answer_line", "feedback_for", "answer", "session_answers", "start_assignment",
+           "in_assignment"]
 
 _session: dict[str, Any] = {}
+# assignment mode (see start_assignment): its name, and the graded ids (None: every id)
+_assignment: dict[str, Any] = {"name": None, "graded": None}
 
 
 def _literal(value: Any) -> str:
@@ -100,6 +104,54 @@ class Feedback:
         return self.text
 
 
+def start_assignment(name: str | None, graded: Iterable[str] | None = None) -> None:
+    """Assignment mode: answers to ``graded`` questions are recorded, with no right/wrong shown.
+
+    An instructor's assignment notebook (``iflearn assign``) calls this in its first code cell. The answers are
+    graded after hand-in, from the answer cells' source; the kernel never holds the key.
+
+    Args:
+        name: the assignment's name, shown to the learner; ``None`` ends assignment mode.
+        graded: the question ids it grades (default: every id).
+    """
+    _assignment["name"] = name
+    _assignment["graded"] = None if graded is None else frozenset(graded)
+
+
+def in_assignment(qid: str) -> bool:
+    """Whether ``qid`` is a graded question of the current assignment (so no feedback is shown for it)."""
+    graded = _assignment["graded"]
+    return _assignment["name"] is not None and (graded is None or qid in graded)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What an answer cell shows in assignment mode: recorded, to be graded later; never right or wrong."""
+
+    qid: str
+    value: Any
+    assignment: str
+
+    @property
+    def text(self) -> str:
+        """One sentence for the learner."""
+        if self.value is None:
+            return tr(f"✏️ Not answered yet: replace None in the answer cell of {self.qid} with your answer "
+                      "(the comment on that line says what kind of value).",
+                      f"✏️ 아직 답하지 않았습니다: {self.qid} 답안 셀의 None을 답으로 바꾸세요 (그 줄의 주석이 값의 형식을 알려 줍니다).")
+        shown = format_value(self.value)
+        return tr(f"📝 Recorded for {self.assignment}: {self.qid} = {shown}. It is graded after you hand in the "
+                  "notebook; no right or wrong is shown here.",
+                  f"📝 {self.assignment}에 기록됨: {self.qid} = {shown}. 노트북을 제출한 뒤 채점되며, 여기서는 정답 여부를 "
+                  "보여 주지 않습니다.")
+
+    def _repr_html_(self) -> str:
+        return f'<div style="border-left:4px solid #3b6ea8;padding:4px 10px">{html.escape(self.text)}</div>'
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 def feedback_for(qid: str, value: Any) -> Feedback:
     """Check ``value`` against question ``qid`` and return the :class:`Feedback` (nothing displayed)."""
     question = get_question(qid)
@@ -117,12 +169,11 @@ def answer(qid: str, value: Any) -> None:
         qid: the question id shown above the question, e.g. ``"if-03-noising-extracts"``.
         value: your answer.
     """
-    try:
-        shown: Any = feedback_for(qid, value)
-    except KeyError as exc:  # a typo, or an instructor's own question: say so, keep the line gradable
-        shown = tr(f"⚠️ {exc.args[0]} If your instructor gave you this id, the answer is still recorded for "
-                   "grading; it just cannot be checked here.",
-                   f"⚠️ {exc.args[0]} 강사가 알려 준 id라면 답은 채점용으로 기록됩니다. 여기서 확인만 할 수 없습니다.")
+    shown: Any
+    if in_assignment(qid):  # graded work: record, never judge (the kernel has no key anyway)
+        shown = Recorded(qid, value, str(_assignment["name"]))
+    else:
+        shown = _feedback_or_note(qid, value)
     _session[qid] = value
     try:
         from IPython.display import display
@@ -130,6 +181,15 @@ def answer(qid: str, value: Any) -> None:
         display(shown)
     except ImportError:  # plain Python: print the text
         print(shown if isinstance(shown, str) else shown.text)
+
+
+def _feedback_or_note(qid: str, value: Any) -> Any:
+    try:
+        return feedback_for(qid, value)
+    except KeyError as exc:  # a typo, or an instructor's own question: say so, keep the line gradable
+        return tr(f"⚠️ {exc.args[0]} If your instructor gave you this id, the answer is still recorded for "
+                  "grading; it just cannot be checked here.",
+                  f"⚠️ {exc.args[0]} 강사가 알려 준 id라면 답은 채점용으로 기록됩니다. 여기서 확인만 할 수 없습니다.")
 
 
 def session_answers() -> dict[str, Any]:

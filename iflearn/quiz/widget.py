@@ -18,7 +18,7 @@ from typing import Any
 
 from iflearn.i18n import tr
 from iflearn.quiz.bank import Question, get_question
-from iflearn.quiz.feedback import Feedback, answer_line
+from iflearn.quiz.feedback import Feedback, Recorded, _assignment, answer_line, in_assignment
 from iflearn.quiz.spec import check_answer
 
 __all__ = ["QuizWidget", "ask"]
@@ -41,6 +41,7 @@ class QuizWidget:
 
         self.question = question
         self.last: Feedback | None = None
+        self.noted: Recorded | None = None  # assignment mode: the choice noted, never judged
         spec = question.spec
         layout = w.Layout(width="auto")
         if spec.type == "true_false":
@@ -115,6 +116,12 @@ class QuizWidget:
             self.feedback.value = html.escape(tr("Choose or type an answer first.", "먼저 답을 고르거나 입력하세요."))
             self.last = None
             return None
+        if in_assignment(self.question.id):  # graded work: no right/wrong, no answer line to paste
+            self.last, self.noted = None, Recorded(self.question.id, value, str(_assignment["name"]))
+            where = tr("Put your answer in this question's answer cell below: that cell is what gets graded.",
+                       "이 문제의 답안 셀(아래)에 답을 쓰세요. 채점되는 것은 그 셀입니다.")
+            self.feedback.value = self.noted._repr_html_() + f"<small>{html.escape(where)}</small>"
+            return None
         self.last = Feedback(self.question, value, check_answer(self.question.spec, value))
         line = answer_line(self.question.id, value)
         paste = tr("To record it for grading, put this line in the answer cell below:",
@@ -132,7 +139,7 @@ class QuizWidget:
     def feedback_text(self) -> str:
         """The last feedback as plain text, plus the answer line (empty before any check)."""
         if self.last is None:
-            return ""
+            return self.noted.text if self.noted is not None else ""
         return self.last.text + "\n" + answer_line(self.question.id, self.last.value)
 
     @property
