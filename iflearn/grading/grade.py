@@ -214,8 +214,12 @@ def _execute(notebook_path: Path, control: Path, options: GradeOptions, sandbox:
 
 
 def _grade_exercises(notebook: Any, exercises: dict[str, str], workdir: Path, options: GradeOptions,
-                     sandbox: Sandbox) -> dict[str, tuple[bool, str]]:
-    """Run the learner's exercise functions in the sandbox; compare outside. qid -> (passed, reason)."""
+                     sandbox: Sandbox, key: Key | None = None) -> dict[str, tuple[float, str]]:
+    """Run the learner's exercise functions in the sandbox; compare outside. qid -> (passed, reason).
+
+    Where ``key`` states hidden cases or partial credit for a question, those cases are used and ``passed`` is
+    the fraction of the points earned (:meth:`Key.score_exercise`).
+    """
     import numpy as np
 
     from iflearn.quiz.exercises import compare_outputs, get_exercise
@@ -229,7 +233,7 @@ def _grade_exercises(notebook: Any, exercises: dict[str, str], workdir: Path, op
         if source is None:
             verdicts[qid] = (False, f"no top-level 'def {function}(...)' in the notebook")
             continue
-        cases = exercise.cases(secrets.randbits(31))
+        cases = (key.hidden_cases(qid) if key is not None else None) or exercise.cases(secrets.randbits(31))
         plans[qid] = (exercise, cases)
         # arrays (and NumPy scalars) become tensors, plain floats stay floats: as in check_exercise
         encoded = [{k: {"array": v.tolist()} if isinstance(v, (np.ndarray, np.generic)) else {"float": float(v)}
@@ -247,6 +251,12 @@ def _grade_exercises(notebook: Any, exercises: dict[str, str], workdir: Path, op
     results = (response or {}).get("results", [])
     for item, entry in zip(request, results if isinstance(results, list) else [], strict=False):
         exercise, cases = plans[item["qid"]]
+        if key is not None and item["qid"] in key.grading and isinstance(entry, dict) \
+                and isinstance(entry.get("outputs"), list) and (entry["outputs"] or not entry.get("error")):
+            points, why = key.score_exercise(item["qid"], exercise, cases, entry["outputs"][:len(cases)],
+                                             str(entry.get("error") or ""))
+            verdicts[item["qid"]] = (points / (key.questions[item["qid"]].points or 1.0), why)
+            continue
         if not isinstance(entry, dict) or entry.get("error") or len(entry.get("outputs", [])) != len(cases):
             error = entry.get("error") if isinstance(entry, dict) else "bad response"
             verdicts[item["qid"]] = (False, f"the function failed: {error or 'no outputs'}")
@@ -301,9 +311,7 @@ def _grade_into(row: GradeRow, submission: Submission, key: Key, options: GradeO
         if not answer.literal:
             row.details[qid] = f"not graded: {answer.reason}"
             continue
-        verdict = check_answer(spec, answer.value)
-        row.scores[qid] = spec.points if verdict.correct else 0.0
-        row.details[qid] = verdict.reason
+        row.scores[qid], row.details[qid] = key.score_answer(qid, answer.value)  # partial credit if the key says
     control = Path(tempfile.mkdtemp(prefix="iflearn-grade-"))
     try:
         workdir = control / "work"
@@ -312,8 +320,8 @@ def _grade_into(row: GradeRow, submission: Submission, key: Key, options: GradeO
         if exercises:
             exdir = control / "exercises"
             exdir.mkdir()
-            for qid, (passed, why) in _grade_exercises(notebook, exercises, exdir, options, sandbox).items():
-                row.scores[qid] = key.questions[qid].points if passed else 0.0
+            for qid, (passed, why) in _grade_exercises(notebook, exercises, exdir, options, sandbox, key).items():
+                row.scores[qid] = round(key.questions[qid].points * float(passed), 6)
                 row.details[qid] = why
         # 4. does the notebook run? a fresh kernel on a temporary copy
         if options.execute:
