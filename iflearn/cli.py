@@ -1,4 +1,5 @@
-"""The ``iflearn`` command: ``doctor``, ``generate``, ``grade``, ``train-mini``, ``eval-mini``.
+"""The ``iflearn`` command: ``doctor``, ``generate``, ``assign``, ``grade``, ``feedback``, ``export``, ``train-mini``,
+``eval-mini``.
 
 Examples::
 
@@ -73,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         from iflearn.grading.cli import main as grade_main
 
         return grade_main(argv[1:])
+    if argv and argv[0] in ("assign", "feedback", "export"):  # the instructor's cycle around ``grade``
+        import importlib
+
+        return importlib.import_module(f"iflearn.grading.{argv[0]}").main(argv[1:])
     if argv and argv[0] == "train-mini":
         from iflearn.mini.train import main as train_main
 
@@ -94,7 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--backend", choices=["auto", "mini", "real"], default="auto")
     gen.add_argument("--recipe", choices=["cpu", "t4", "full_gpu", "sequential"], default=None)
     gen.set_defaults(func=_generate)
+    sub.add_parser("assign", help="an assignment notebook and its key from a solution notebook (iflearn assign --help)")
     sub.add_parser("grade", help="grade learners' notebooks (iflearn grade --help)")
+    sub.add_parser("feedback", help="one feedback file per learner from a gradebook (iflearn feedback --help)")
+    sub.add_parser("export", help="a gradebook CSV for Canvas or Moodle, with your overrides (iflearn export --help)")
     sub.add_parser("train-mini", help="train mini-IF (same as python -m iflearn.mini.train)")
     sub.add_parser("eval-mini", help="score mini-IF's prompt adherence")
     args = parser.parse_args(argv)

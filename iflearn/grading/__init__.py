@@ -2,7 +2,10 @@
 
 * :mod:`iflearn.grading.cli` -- ``iflearn grade`` / ``python -m iflearn.grading``.
 * :mod:`iflearn.grading.pytest_plugin` -- the same through pytest (+ pytest-xdist for parallel grading).
-* :func:`grade_submission`, :func:`find_submissions`, :func:`load_key`, :func:`make_key` for scripts.
+* :mod:`iflearn.grading.assign` -- ``iflearn assign``: an assignment notebook and its key from a solution.
+* :mod:`iflearn.grading.feedback` / :mod:`iflearn.grading.export` -- ``iflearn feedback`` / ``iflearn export``.
+* :func:`grade_submission`, :func:`find_submissions`, :func:`load_key`, :func:`make_key` for scripts;
+  :func:`hidden_cases` in a solution notebook's hidden-test cell.
 
 Importing this package is cheap; the pieces are imported when first used.
 """
@@ -11,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["grade_submission", "find_submissions", "GradeOptions", "GradeRow", "load_key", "make_key", "write_key"]
+__all__ = ["grade_submission", "find_submissions", "GradeOptions", "GradeRow", "load_key", "make_key", "write_key",
+           "hidden_cases"]
 
 _WHERE = {
     "grade_submission": "iflearn.grading.grade",
@@ -21,6 +25,7 @@ _WHERE = {
     "load_key": "iflearn.grading.key",
     "make_key": "iflearn.grading.key",
     "write_key": "iflearn.grading.key",
+    "hidden_cases": "iflearn.grading.assign",
 }
 
 
