@@ -6,6 +6,12 @@ The grader starts this in its own process group and kills it if it overruns, so 
 can take the grader down. This process drives nbclient; only the kernel runs inside the sandbox. It talks
 to the kernel over Unix sockets in the work folder (the sandbox has no network, not even loopback to us).
 Outputs are counted and dropped beyond a cap; the grader never looks at them for scores.
+
+The kernel's work folder is the submission's: anything in it may be a link the notebook left. So this process
+never deletes files there (jupyter_client's own clean-up removes the connection and socket files by path, which
+follows a linked ``ipc`` folder out of the sandbox); the grader removes the whole folder afterwards with
+``shutil.rmtree``, which never follows links. It dies with the grader (``PR_SET_PDEATHSIG``), so a
+SIGTERM to the grader cannot leave it, bubblewrap or the kernel running.
 Writes ``{"status": "ok"|"error"|"timeout", "reason": ..., "cells_run": ..., ...}`` to ``R.json``.
 """
 
@@ -15,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import sys
 import time
 from typing import Any
@@ -27,6 +34,16 @@ def _write(path: str, result: dict[str, Any]) -> None:
     with open(tmp, "w", encoding="utf-8") as out:
         json.dump(result, out)
     os.replace(tmp, path)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when the grader dies (bubblewrap and the kernel follow it)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the grader's process-group kill still applies
+        pass
 
 
 def _skip_slow_optional_imports() -> None:
@@ -42,7 +59,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    from iflearn.grading.sandbox import Sandbox, jail_command
+    from iflearn.grading.sandbox import Sandbox, jail_command, launch_environment
 
     workdir = os.path.dirname(os.path.abspath(args.notebook))
     sandbox = Sandbox(args.sandbox, "chosen by the grader")
@@ -53,6 +70,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             # so the sandbox's read-only binds match the interpreter that runs
             command = [sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file, *(extra_arguments or [])]
             return jail_command(command, workdir, sandbox=sandbox, memory_mb=args.memory_mb, fsize_mb=args.fsize_mb)
+
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            # bwrap is process 1 in the sandbox: its /proc/1/environ must hold nothing of the grader's
+            kw["env"] = launch_environment()
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+
+        def cleanup_connection_file(self) -> None:
+            """Leave it: the path may now lead out of the sandbox; the grader removes the work folder."""
+
+        def cleanup_ipc_files(self) -> None:
+            """Leave them, as the connection file."""
 
     stats = {"bytes": 0, "dropped": 0}
     cap = args.max_output_kb * 1024
@@ -136,7 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runner-memory-mb", type=int, default=2048)
     parser.add_argument("--executed", help="also write the executed notebook (capped outputs) here")
     parser.add_argument("--sandbox", choices=("bwrap", "none"), default="none")
+    parser.add_argument("--parent-pid", type=int, default=0, help="the grader's pid: exit if it is gone")
     args = parser.parse_args(argv)
+    if args.parent_pid:
+        _die_with_parent()
+        if os.getppid() != args.parent_pid:  # the grader died before the line above took effect
+            return 1
     # cap this process too (soft limit only, so the kernel's own limit can still be set above it)
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     resource.setrlimit(resource.RLIMIT_AS, (args.runner_memory_mb * 2**20, hard))

@@ -13,13 +13,14 @@ and pytest-xdist (one test item per submission, see :mod:`iflearn.grading.pytest
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import importlib.util
 import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 __all__ = ["build_parser", "main"]
@@ -125,6 +126,35 @@ def grade(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _term_as_interrupt() -> Iterator[None]:
+    """Handle SIGTERM like Ctrl-C while grading: the runners, sandboxes and kernels are killed on the way out."""
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _check_gradebook(parser: argparse.ArgumentParser, out: str) -> None:
+    """Refuse before grading (not after) a --out file that cannot be updated, so no graded row is lost."""
+    from iflearn.grading.gradebook import Gradebook
+
+    try:
+        Gradebook.load(Path(out))
+    except (ValueError, OSError) as exc:
+        parser.error(str(exc))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: ``argv`` is what follows ``iflearn grade`` (a leading ``"grade"`` is also accepted)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -141,12 +171,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     missing = [s for s in args.submissions if not os.path.lexists(s)]
     if missing:
         parser.error(f"submission path(s) not found: {missing}")
+    _check_gradebook(parser, args.out)
     if args.workers > 1:
         if importlib.util.find_spec("xdist") is None:
             parser.error(f"-n {args.workers} grades in parallel with pytest-xdist, which is not installed; "
                          "pip install pytest-xdist, or drop -n to grade one notebook at a time")
-        return _grade_with_pytest(args)
-    return grade(args)
+        with _term_as_interrupt():
+            return _grade_with_pytest(args)
+    with _term_as_interrupt():
+        return grade(args)
 
 
 if __name__ == "__main__":

@@ -9,15 +9,22 @@ The order matters for trust:
 4. the notebook runs in a fresh kernel in a temporary copy, in the sandbox, in a child process with time,
    memory and output limits; that only decides the ``status`` column (does the notebook run?).
 
-Whatever a submission does, :func:`grade_submission` returns a :class:`GradeRow`; it never raises for one.
+Whatever a submission does, :func:`grade_submission` returns a :class:`GradeRow`; it never raises for one, and
+one question that cannot be scored (an answer too large to compare, say) costs only that question's points.
+Every file read back from a sandbox is opened as a regular file only, size-capped and non-blocking; the
+children get a filtered environment and the sandbox a clean one, so no secret of the instructor's
+environment is readable inside; text from a submission is stripped of terminal escapes before it reaches
+the gradebook or the terminal.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -25,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,12 +40,14 @@ from typing import Any
 
 import nbformat
 
-from iflearn.grading.extract import NotebookProblem, extract_answers, extract_function, read_notebook
+from iflearn.grading.extract import (NotebookProblem, extract_answers, extract_function, load_json,
+                                     read_notebook, read_regular_file)
 from iflearn.grading.key import Key
-from iflearn.grading.sandbox import Sandbox, detect_sandbox, jail_command
+from iflearn.grading.sandbox import Sandbox, detect_sandbox, jail_command, launch_environment
 from iflearn.quiz.spec import check_answer
 
-__all__ = ["STATUSES", "GradeOptions", "GradeRow", "Submission", "find_submissions", "grade_submission"]
+__all__ = ["STATUSES", "GradeOptions", "GradeRow", "Submission", "find_submissions", "grade_submission",
+           "clean_text", "safe_file_name"]
 
 STATUSES = ("ok", "error", "timeout", "invalid-notebook")
 _WORKER = str(Path(__file__).with_name("_exercise_worker.py"))
@@ -124,6 +134,26 @@ class GradeRow:
         return cls(**json.loads(text))
 
 
+def _escape_name(raw: bytes) -> str:
+    """A file name as printable text, one-to-one: ``\\`` for a backslash, ``\\xNN`` for a byte that is not
+    UTF-8 (or an ASCII control character), ``\\uNNNN`` for other invisible characters. So two different names
+    never give the same identity, and no name can drive the terminal."""
+    out = []
+    for char in raw.decode("utf-8", errors="surrogateescape"):
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif char == "\\" and os.sep != "\\":
+            out.append("\\\\")
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        elif unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Cs"):
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
 def _identity(path: Path, base: Path) -> str:
     try:
         rel = os.path.relpath(path, base)
@@ -131,8 +161,37 @@ def _identity(path: Path, base: Path) -> str:
         rel = str(path)
     if rel.startswith(".." + os.sep):
         rel = str(path.resolve())
-    raw = os.fsencode(rel)
-    return raw.decode("utf-8", errors="backslashreplace")
+    return _escape_name(os.fsencode(rel))
+
+
+def safe_file_name(identity: str, suffix: str = "") -> str:
+    """A file name for a submission's own files (executed copy, full details): readable, and never the same
+    for two identities (``a/b.ipynb`` and ``a__b.ipynb`` included)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", identity).strip("._")[:80] or "submission"
+    digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{slug}-{digest}{suffix}"
+
+
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]"        # CSI: colours, cursor moves, clear screen
+                      r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: window titles, hyperlinks
+                      r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"       # DCS, SOS, PM, APC strings
+                      r"|\x1b[@-Z\\-_]?"                   # other two-character escapes, or a lone ESC
+                      r"|\x9b[0-?]*[ -/]*[@-~]")           # 8-bit CSI
+
+
+def clean_text(text: str) -> str:
+    """Text from a submission made safe for a terminal and a CSV cell: terminal escape sequences removed,
+    line breaks and tabs as spaces, other control characters shown as ``\\xNN``."""
+    text = _ESCAPES.sub("", str(text))
+    out = []
+    for char in text:
+        if char in "\n\r\t":
+            out.append(" ")
+        elif unicodedata.category(char) in ("Cc", "Cs") or char in "\u2028\u2029":
+            out.append(f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def find_submissions(paths: Iterable[str | os.PathLike[str]],
@@ -164,18 +223,31 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
+_PASSED_ON = ("PATH", "HOME", "LANG", "LANGUAGE", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "SYSTEMROOT")
+_PASSED_ON_PREFIXES = ("LC_", "IFLEARN_", "JUPYTER_", "COVERAGE_")
+
+
+def child_environment() -> dict[str, str]:
+    """The grader's environment, filtered, for the notebook runner: what Python, Jupyter and iflearn need to
+    start, without the instructor's tokens and passwords (the runner never needs them)."""
+    return {k: v for k, v in os.environ.items() if k in _PASSED_ON or k.startswith(_PASSED_ON_PREFIXES)}
+
+
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
 
 
-def _run_child(cmd: list[str], timeout: float) -> bool:
-    """Run ``cmd`` in its own process group; kill the whole group at ``timeout``. True if it finished."""
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+def _start_child(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, env=env)
+
+
+def _wait_child(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Wait for ``proc``; kill its whole process group when done or at ``timeout``. True if it finished."""
     try:
-        proc.wait(timeout=timeout)
+        proc.wait(timeout=max(0.0, timeout))
         return True
     except subprocess.TimeoutExpired:
         return False
@@ -183,29 +255,36 @@ def _run_child(cmd: list[str], timeout: float) -> bool:
         _kill_group(proc)
 
 
+def _run_child(cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> bool:
+    """Run ``cmd`` in its own process group; kill the whole group at ``timeout``. True if it finished."""
+    return _wait_child(_start_child(cmd, env if env is not None else child_environment()), timeout)
+
+
 def _read_json(path: Path, max_bytes: int) -> dict[str, Any] | None:
+    """A JSON object from a file a child (or a submission) wrote, or None when it is not one.
+
+    Read with :func:`~iflearn.grading.extract.read_regular_file`: a FIFO, a device or a link in its place, a
+    huge file, deep nesting or giant numbers give None, never a hang, a memory blow-up or an exception.
+    """
     try:
-        if path.stat().st_size > max_bytes:
-            return None
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else None
-    except (OSError, ValueError):
+        data, _ = load_json(read_regular_file(path, max_bytes).decode("utf-8"))
+    except (OSError, ValueError, RecursionError, MemoryError):
         return None
+    return data if isinstance(data, dict) else None
 
 
-def _execute(notebook_path: Path, control: Path, options: GradeOptions, sandbox: Sandbox) -> dict[str, Any]:
-    result_path = control / "result.json"
-    executed = None
-    if options.keep_executed:
-        executed = control / "executed.ipynb"
-    cmd = [sys.executable, "-m", "iflearn.grading._runner", "--notebook", str(notebook_path),
-           "--result", str(result_path), "--cell-timeout", str(options.cell_timeout),
-           "--timeout", str(options.timeout), "--memory-mb", str(options.memory_mb),
-           "--fsize-mb", str(options.fsize_mb), "--max-output-kb", str(options.max_output_kb),
-           "--sandbox", sandbox.kind] + (["--executed", str(executed)] if executed else [])
-    # the runner enforces the limits itself; this is the backstop if it hangs (kernel start + cleanup slack)
-    finished = _run_child(cmd, timeout=options.timeout + 90)
-    result = _read_json(result_path, 1 << 20)
+def _runner_command(notebook_path: Path, control: Path, options: GradeOptions, sandbox: Sandbox) -> list[str]:
+    executed = control / "executed.ipynb" if options.keep_executed else None
+    return [sys.executable, "-m", "iflearn.grading._runner", "--notebook", str(notebook_path),
+            "--result", str(control / "result.json"), "--cell-timeout", str(options.cell_timeout),
+            "--timeout", str(options.timeout), "--memory-mb", str(options.memory_mb),
+            "--fsize-mb", str(options.fsize_mb), "--max-output-kb", str(options.max_output_kb),
+            "--sandbox", sandbox.kind, "--parent-pid", str(os.getpid())] + (
+                ["--executed", str(executed)] if executed else [])
+
+
+def _runner_result(control: Path, finished: bool, options: GradeOptions) -> dict[str, Any]:
+    result = _read_json(control / "result.json", 1 << 20)
     if not finished:
         return {"status": "timeout", "reason": f"the notebook ran past the {options.timeout:g} s limit"}
     if result is None or result.get("status") not in STATUSES:
@@ -213,60 +292,126 @@ def _execute(notebook_path: Path, control: Path, options: GradeOptions, sandbox:
     return result
 
 
-def _grade_exercises(notebook: Any, exercises: dict[str, str], workdir: Path, options: GradeOptions,
-                     sandbox: Sandbox, key: Key | None = None) -> dict[str, tuple[float, str]]:
-    """Run the learner's exercise functions in the sandbox; compare outside. qid -> (passed, reason).
+def _execute(notebook_path: Path, control: Path, options: GradeOptions, sandbox: Sandbox) -> dict[str, Any]:
+    # the runner enforces the limits itself; this is the backstop if it hangs (kernel start + cleanup slack)
+    finished = _run_child(_runner_command(notebook_path, control, options, sandbox), timeout=options.timeout + 90)
+    return _runner_result(control, finished, options)
 
-    Where ``key`` states hidden cases or partial credit for a question, those cases are used and ``passed`` is
-    the fraction of the points earned (:meth:`Key.score_exercise`).
-    """
+
+@dataclass
+class _ExerciseRun:
+    """Exercise functions being called in the sandbox: the worker process and what to compare afterwards."""
+
+    verdicts: dict[str, tuple[float, str]]
+    request: list[dict[str, Any]] = field(default_factory=list)
+    plans: dict[str, tuple[Any, list[Any]]] = field(default_factory=dict)
+    response_path: Path | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    deadline: float = 0.0
+
+
+def _exercise_cases(key: Key, qid: str, exercise: Any) -> list[Any]:
+    hidden = key.hidden_cases(qid) if hasattr(key, "hidden_cases") else None
+    return hidden if hidden else exercise.cases(secrets.randbits(31))
+
+
+def _start_exercises(notebook: Any, key: Key, exercises: dict[str, str], workdir: Path, options: GradeOptions,
+                     sandbox: Sandbox) -> _ExerciseRun:
+    """Start the worker that calls the learner's exercise functions in the sandbox (it runs while the notebook
+    does); :func:`_finish_exercises` waits for it and compares the outputs outside."""
     import numpy as np
 
-    from iflearn.quiz.exercises import compare_outputs, get_exercise
+    from iflearn.quiz.exercises import get_exercise
 
-    verdicts: dict[str, tuple[bool, str]] = {}
-    request, plans = [], {}
+    run = _ExerciseRun(verdicts={})
     for qid, name in exercises.items():
-        exercise = get_exercise(name)
+        try:
+            exercise = get_exercise(name)
+        except KeyError as exc:
+            run.verdicts[qid] = (0.0, f"the key names an unknown exercise: {exc.args[0]}")
+            continue
         function = exercise.signature[4:].split("(")[0]
         source = extract_function(notebook, function)
         if source is None:
-            verdicts[qid] = (False, f"no top-level 'def {function}(...)' in the notebook")
+            run.verdicts[qid] = (0.0, f"no top-level 'def {function}(...)' in the notebook")
             continue
-        cases = (key.hidden_cases(qid) if key is not None else None) or exercise.cases(secrets.randbits(31))
-        plans[qid] = (exercise, cases)
+        if not options.execute:
+            run.verdicts[qid] = (0.0, "not run: --no-execute runs no submitted code; grade again without it to "
+                                      "test this function")
+            continue
+        cases = _exercise_cases(key, qid, exercise)
+        run.plans[qid] = (exercise, cases)
         # arrays (and NumPy scalars) become tensors, plain floats stay floats: as in check_exercise
-        encoded = [{k: {"array": v.tolist()} if isinstance(v, (np.ndarray, np.generic)) else {"float": float(v)}
-                    for k, v in case.items()} for case in cases]
-        request.append({"qid": qid, "name": name, "function": function, "source": source, "cases": encoded})
-    if not request:
-        return verdicts
-    (workdir / "request.json").write_text(json.dumps({"exercises": request}), encoding="utf-8")
-    response_path = workdir / "response.json"
-    command = [sys.executable, _WORKER, str(workdir / "request.json"), str(response_path)]
+        encoded = [{k: {"array": np.asarray(v).tolist()} if isinstance(v, (np.ndarray, np.generic))
+                    else {"float": float(v)} for k, v in case.items()} for case in cases]
+        run.request.append({"qid": qid, "name": name, "function": function, "source": source, "cases": encoded})
+    if not run.request:
+        return run
+    (workdir / "request.json").write_text(json.dumps({"exercises": run.request}), encoding="utf-8")
+    run.response_path = workdir / "response.json"
+    command = [sys.executable, _WORKER, str(workdir / "request.json"), str(run.response_path)]
     jailed = jail_command(command, str(workdir), sandbox=sandbox, memory_mb=options.memory_mb,
                           fsize_mb=options.fsize_mb)
-    finished = _run_child(jailed, timeout=30 + 3 * options.cell_timeout)
-    response = _read_json(response_path, 16 << 20) if finished else None
+    run.deadline = time.monotonic() + 30 + 3 * options.cell_timeout
+    run.proc = _start_child(jailed, launch_environment())
+    return run
+
+
+def _score_outputs(key: Key, qid: str, exercise: Any, cases: list[Any], entry: Any) -> tuple[float, str]:
+    from iflearn.quiz.exercises import compare_outputs
+
+    if not isinstance(entry, dict) or not isinstance(entry.get("outputs", []), list):
+        return 0.0, "the function failed: bad response"
+    outputs, error = entry.get("outputs", []), str(entry.get("error") or "")[:300]
+    if hasattr(key, "score_exercise"):
+        return key.score_exercise(qid, exercise, cases, outputs[:len(cases)], error)
+    if error or len(outputs) != len(cases):
+        return 0.0, f"the function failed: {error or 'no outputs'}"
+    result = compare_outputs(exercise, cases, outputs)
+    return (key.questions[qid].points if result.passed else 0.0,
+            "correct" if result.passed else result.message.lstrip("❌ "))
+
+
+def _finish_exercises(run: _ExerciseRun, key: Key) -> dict[str, tuple[float, str]]:
+    """Wait for the worker, then compare its outputs with the reference here. qid -> (points, reason)."""
+    verdicts = dict(run.verdicts)
+    if run.proc is None or run.response_path is None:
+        return verdicts
+    finished = _wait_child(run.proc, run.deadline - time.monotonic())
+    response = _read_json(run.response_path, 16 << 20) if finished else None
     results = (response or {}).get("results", [])
-    for item, entry in zip(request, results if isinstance(results, list) else [], strict=False):
-        exercise, cases = plans[item["qid"]]
-        if key is not None and item["qid"] in key.grading and isinstance(entry, dict) \
-                and isinstance(entry.get("outputs"), list) and (entry["outputs"] or not entry.get("error")):
-            points, why = key.score_exercise(item["qid"], exercise, cases, entry["outputs"][:len(cases)],
-                                             str(entry.get("error") or ""))
-            verdicts[item["qid"]] = (points / (key.questions[item["qid"]].points or 1.0), why)
-            continue
-        if not isinstance(entry, dict) or entry.get("error") or len(entry.get("outputs", [])) != len(cases):
-            error = entry.get("error") if isinstance(entry, dict) else "bad response"
-            verdicts[item["qid"]] = (False, f"the function failed: {error or 'no outputs'}")
-            continue
-        result = compare_outputs(exercise, cases, entry["outputs"])
-        verdicts[item["qid"]] = (result.passed, "correct" if result.passed else result.message.lstrip("❌ "))
-    for item in request:
-        verdicts.setdefault(item["qid"], (False, "the function did not finish in time" if not finished
-                                          else "the function could not be run"))
+    for item, entry in zip(run.request, results if isinstance(results, list) else [], strict=False):
+        exercise, cases = run.plans[item["qid"]]
+        try:
+            verdicts[item["qid"]] = _score_outputs(key, item["qid"], exercise, cases, entry)
+        except Exception as exc:  # outputs that cannot even be compared (giant numbers, odd nesting)
+            verdicts[item["qid"]] = (0.0, f"the function's output could not be compared: {type(exc).__name__}")
+    for item in run.request:
+        verdicts.setdefault(item["qid"], (0.0, "the function did not finish in time" if not finished
+                                          else "the function could not be run (no readable result)"))
     return verdicts
+
+
+def _grade_exercises(notebook: Any, exercises: dict[str, str], workdir: Path, options: GradeOptions,
+                     sandbox: Sandbox, key: Key | None = None) -> dict[str, tuple[bool, str]]:
+    """Run the learner's exercise functions in the sandbox; compare outside. qid -> (passed, reason)."""
+    from iflearn.quiz.spec import AnswerSpec
+
+    key = key or Key({qid: AnswerSpec(type="exercise", exercise=name) for qid, name in exercises.items()})
+    verdicts = _finish_exercises(_start_exercises(notebook, key, exercises, workdir, options, sandbox), key)
+    return {qid: (why == "correct", why) for qid, (_, why) in verdicts.items()}
+
+
+def _score_answer(key: Key, qid: str, value: Any) -> tuple[float, str]:
+    """Points and reason for one answer; a value that cannot be compared costs this question only."""
+    spec = key.questions[qid]
+    try:
+        if hasattr(key, "score_answer"):
+            return key.score_answer(qid, value)
+        verdict = check_answer(spec, value)
+        return (spec.points if verdict.correct else 0.0), verdict.reason
+    except (OverflowError, RecursionError, MemoryError, ValueError, TypeError) as exc:
+        return 0.0, f"wrong: the answer cannot be compared ({type(exc).__name__}: {str(exc)[:80]})"
 
 
 def grade_submission(submission: Submission, key: Key, options: GradeOptions | None = None,
@@ -281,7 +426,10 @@ def grade_submission(submission: Submission, key: Key, options: GradeOptions | N
     try:
         _grade_into(row, submission, key, options, sandbox)
     except Exception as exc:  # a grader bug must still give the learner a row, with the reason
-        row.status, row.reason = "error", f"grader error: {type(exc).__name__}: {str(exc)[:200]}"
+        row.status = "error"
+        row.reason = "; ".join(r for r in (f"grader error: {type(exc).__name__}: {str(exc)[:200]}", row.reason) if r)
+    row.reason = clean_text(row.reason)
+    row.details = {qid: clean_text(why) for qid, why in row.details.items()}
     row.total = round(sum(row.scores.values()), 6)
     row.seconds = round(time.monotonic() - started, 3)
     return row
@@ -311,31 +459,44 @@ def _grade_into(row: GradeRow, submission: Submission, key: Key, options: GradeO
         if not answer.literal:
             row.details[qid] = f"not graded: {answer.reason}"
             continue
-        row.scores[qid], row.details[qid] = key.score_answer(qid, answer.value)  # partial credit if the key says
+        row.scores[qid], row.details[qid] = _score_answer(key, qid, answer.value)
     control = Path(tempfile.mkdtemp(prefix="iflearn-grade-"))
+    run = None
     try:
-        workdir = control / "work"
-        workdir.mkdir()
-        # 3. code exercises: the learner's function runs sandboxed, the comparison runs here
+        # 3. code exercises: the learner's function runs sandboxed (alongside step 4), the comparison runs here
         if exercises:
             exdir = control / "exercises"
             exdir.mkdir()
-            for qid, (passed, why) in _grade_exercises(notebook, exercises, exdir, options, sandbox, key).items():
-                row.scores[qid] = round(key.questions[qid].points * float(passed), 6)
-                row.details[qid] = why
+            run = _start_exercises(notebook, key, exercises, exdir, options, sandbox)
         # 4. does the notebook run? a fresh kernel on a temporary copy
         if options.execute:
+            workdir = control / "work"
+            workdir.mkdir()
             copy = workdir / "submission.ipynb"
             nbformat.write(notebook, copy)  # exactly what was graded (v4), even if the file changes meanwhile
             result = _execute(copy, control, options, sandbox)
             row.status = result["status"]
-            row.reason = "; ".join(r for r in (result.get("reason", ""), note) if r)
-            if result.get("outputs_dropped"):
-                row.reason = "; ".join(r for r in (row.reason, f"{result['output_bytes'] // 1024} KiB of output, "
-                                                   "most of it dropped") if r)
-            if options.keep_executed and (control / "executed.ipynb").exists():
-                target = Path(options.keep_executed) / (submission.identity.replace(os.sep, "__"))
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(control / "executed.ipynb", target)
+            row.reason = "; ".join(r for r in (str(result.get("reason", ""))[:500], note) if r)
+            if isinstance(result.get("outputs_dropped"), int) and result["outputs_dropped"]:
+                kib = int(result.get("output_bytes", 0)) // 1024
+                row.reason = "; ".join(r for r in (row.reason, f"{kib} KiB of output, most of it dropped") if r)
+            if options.keep_executed:
+                _keep_executed(control / "executed.ipynb", Path(options.keep_executed), submission.identity)
+        if run is not None:
+            for qid, (points, why) in _finish_exercises(run, key).items():
+                row.scores[qid], row.details[qid] = points, why
+            run = None
     finally:
-        shutil.rmtree(control, ignore_errors=True)
+        if run is not None and run.proc is not None:
+            _kill_group(run.proc)
+        shutil.rmtree(control, ignore_errors=True)  # never follows a link the submission left inside
+
+
+def _keep_executed(source: Path, folder: Path, identity: str) -> None:
+    """Copy the executed notebook (written by the runner, outside the sandbox) for the instructor."""
+    try:
+        data = read_regular_file(source, 64 << 20)
+    except OSError:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / safe_file_name(identity, ".ipynb")).write_bytes(data)

@@ -4,26 +4,58 @@ Columns: ``submission, status, score, max_score, <question id>..., sandbox, reas
 graded_at``. Re-grading updates rows by ``submission`` (the path), so nothing is lost or duplicated.
 Files are written to a temporary file and renamed over the old one, so a crash never leaves half a CSV.
 
+Cells are bounded (:data:`CELL_LIMIT` characters): a submission cannot make the gradebook unreadable for
+the next run or for a spreadsheet. Each learner's full ``reason`` and ``details`` are kept beside it, one text
+file per submission in ``<name>.details/``; a cut cell names its file. An old gradebook with huge cells
+still loads.
+
 The summary beside it (``<name>.summary.csv``, ``.md`` and ``.png``) gives, per question, how many
 submissions got it right, and the count of each status.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
+import sys
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from iflearn.grading.grade import GradeRow
+from iflearn.grading.grade import GradeRow, safe_file_name
 
-__all__ = ["FIXED_FRONT", "FIXED_BACK", "Gradebook", "QuestionSummary", "summarise", "write_summary", "atomic_write"]
+__all__ = ["FIXED_FRONT", "FIXED_BACK", "CELL_LIMIT", "Gradebook", "QuestionSummary", "summarise",
+           "write_summary", "atomic_write", "details_folder"]
 
 FIXED_FRONT = ["submission", "status", "score", "max_score"]
 FIXED_BACK = ["sandbox", "reason", "details", "seconds", "graded_at"]
+CELL_LIMIT = 2000  # characters in one cell; Python's csv module refuses fields over 131,072 by default
+
+
+def details_folder(path: Path) -> Path:
+    """Where the learners' full-text files of gradebook ``path`` live: ``<name>.details/`` beside it."""
+    return path.with_name(path.stem + ".details")
+
+
+def _bounded(text: str, where: str) -> str:
+    if len(text) <= CELL_LIMIT:
+        return text
+    note = f" ... [cut at {CELL_LIMIT} of {len(text)} characters; full text: {where}]"
+    return text[:CELL_LIMIT - len(note)] + note
+
+
+@contextlib.contextmanager
+def _large_fields():
+    """Let the csv module read fields of any size while loading (an old gradebook may hold huge ones)."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -59,37 +91,55 @@ class Gradebook:
 
     questions: list[str]
     rows: dict[str, dict[str, str]]
+    path: Path | None = None
+    full_text: dict[str, str] = field(default_factory=dict)  # identity -> text not yet written beside the CSV
 
     @classmethod
     def load(cls, path: Path) -> Gradebook:
-        """Read an existing gradebook, or an empty one if ``path`` does not exist."""
+        """Read an existing gradebook, or an empty one if ``path`` does not exist.
+
+        Raises:
+            ValueError: the file is not an iflearn gradebook (it is left untouched).
+        """
+        path = Path(path)
         if not path.exists():
-            return cls([], {})
-        with open(path, newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            fields = reader.fieldnames or []
-            missing = [f for f in ("submission", "status") if f not in fields]
-            if missing:
-                raise ValueError(f"{path} is not an iflearn gradebook (no {missing} column); "
-                                 "pass a new --out file or move this one away.")
-            questions = [f for f in fields if f not in FIXED_FRONT and f not in FIXED_BACK]
-            rows = {row["submission"]: dict(row) for row in reader}
-        return cls(questions, rows)
+            return cls([], {}, path)
+        try:
+            with _large_fields(), open(path, newline="", encoding="utf-8", errors="surrogateescape") as handle:
+                reader = csv.DictReader(handle)
+                fields = reader.fieldnames or []
+                missing = [f for f in ("submission", "status") if f not in fields]
+                if missing:
+                    raise ValueError(f"{path} is not an iflearn gradebook (no {missing} column); "
+                                     "pass a new --out file or move this one away.")
+                questions = [f for f in fields if f not in FIXED_FRONT and f not in FIXED_BACK]
+                rows = {row["submission"]: {k: v for k, v in row.items() if isinstance(k, str)} for row in reader}
+        except csv.Error as exc:
+            raise ValueError(f"{path} is not a readable CSV gradebook ({exc}); pass a new --out file or move "
+                             "this one away.") from exc
+        return cls(questions, rows, path)
 
     def upsert(self, rows: Iterable[GradeRow], questions: Iterable[str]) -> None:
         """Add or replace rows (by submission), adding any new question columns at the end."""
         for qid in questions:
             if qid not in self.questions:
                 self.questions.append(qid)
+        folder = details_folder(self.path).name if self.path else "<gradebook>.details"
         for row in rows:
+            details = "; ".join(f"{q}: {d}" for q, d in row.details.items() if d != "correct")
+            where = f"{folder}/{safe_file_name(row.submission, '.txt')}"
             record = {
                 "submission": row.submission, "status": row.status, "score": _fmt(row.total),
-                "max_score": _fmt(row.max_total), "sandbox": row.sandbox, "reason": row.reason,
-                "details": "; ".join(f"{q}: {d}" for q, d in row.details.items() if d != "correct"),
-                "seconds": f"{row.seconds:.2f}", "graded_at": row.graded_at,
+                "max_score": _fmt(row.max_total), "sandbox": row.sandbox, "reason": _bounded(row.reason, where),
+                "details": _bounded(details, where), "seconds": f"{row.seconds:.2f}", "graded_at": row.graded_at,
             }
             record.update({qid: _fmt(points) for qid, points in row.scores.items()})
             self.rows[row.submission] = record
+            lines = [f"submission: {row.submission}", f"status: {row.status}",
+                     f"score: {_fmt(row.total)} of {_fmt(row.max_total)}", f"graded_at: {row.graded_at}",
+                     f"reason: {row.reason}", ""]
+            lines += [f"{qid}: {_fmt(row.scores.get(qid, 0.0))} -- {why}" for qid, why in row.details.items()]
+            self.full_text[row.submission] = "\n".join(lines) + "\n"
 
     def to_csv(self) -> bytes:
         """The CSV text (UTF-8), rows sorted by submission."""
@@ -98,11 +148,21 @@ class Gradebook:
                                 extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for identity in sorted(self.rows):
-            writer.writerow(self.rows[identity])
+            # rows loaded from an older gradebook may hold huge cells: cut them so the next load stays easy
+            writer.writerow({k: _bounded(v, "an earlier run") if isinstance(v, str) else v
+                             for k, v in self.rows[identity].items()})
         return buffer.getvalue().encode("utf-8", errors="backslashreplace")  # never fail on odd text
 
     def write(self, path: Path) -> None:
-        """Write atomically."""
+        """Write the CSV atomically, after the full-text files of the rows added since the last write."""
+        path = Path(path)
+        if self.full_text:
+            folder = details_folder(path)
+            folder.mkdir(parents=True, exist_ok=True)
+            for identity, text in list(self.full_text.items()):
+                atomic_write(folder / safe_file_name(identity, ".txt"),
+                             text.encode("utf-8", errors="backslashreplace"))
+                del self.full_text[identity]
         atomic_write(path, self.to_csv())
 
 

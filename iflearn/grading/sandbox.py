@@ -5,6 +5,10 @@ With bubblewrap the code sees only its own work folder (read-write), the Python 
 processes (``--unshare-pid``); it dies with the grader. Without bubblewrap it still gets a clean environment,
 dead proxies, offline Hugging Face settings, memory and file-size limits and its own working folder, but it
 can read the user's files and open sockets: the gradebook says ``sandbox=none (degraded)`` then.
+
+``bwrap`` itself is started with :func:`launch_environment` (a path and a locale, nothing of the grader's
+environment): inside the sandbox it is process 1, and ``/proc/1/environ`` would otherwise show a submission
+every variable of the instructor's shell (tokens included).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Sandbox", "detect_sandbox", "jail_command"]
+__all__ = ["Sandbox", "detect_sandbox", "jail_command", "launch_environment"]
 
 _JAIL = str(Path(__file__).with_name("_jail.py"))
 
@@ -78,6 +82,18 @@ def _bwrap_prefix(workdir: str) -> list[str]:
     return args
 
 
+def launch_environment() -> dict[str, str]:
+    """The environment to start a jailed command with: what ``bwrap`` and ``_jail.py`` need, no more.
+
+    The jail then builds the submission's own environment (see ``_jail.py``); ``IFLEARN_LANG`` is passed on so
+    feedback stays in the learner's language.
+    """
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    if "IFLEARN_LANG" in os.environ:
+        env["IFLEARN_LANG"] = os.environ["IFLEARN_LANG"]
+    return env
+
+
 @functools.lru_cache(maxsize=1)
 def detect_sandbox() -> Sandbox:
     """Probe once whether bubblewrap can start a sandboxed Python here."""
@@ -89,7 +105,8 @@ def detect_sandbox() -> Sandbox:
     probe_dir = os.path.realpath(os.environ.get("TMPDIR", "/tmp"))
     cmd = _bwrap_prefix(probe_dir) + [sys.executable, "-c", "import socket; print('ok')"]
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+                              env=launch_environment())
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Sandbox("none", f"bwrap is installed but could not start ({exc})")
     if done.returncode != 0 or done.stdout.strip() != "ok":

@@ -1,7 +1,9 @@
 """Code exercises: the learner writes a small function, :func:`check_exercise` tests it on random tensors.
 
-Each :class:`Exercise` knows how to draw random inputs and the reference maths (written in NumPy, the
-paper's symbols). The notebook passes the inputs to the learner's function as ``torch`` tensors, so
+Each :class:`Exercise` knows how to draw inputs and the reference maths (written in NumPy, the paper's
+symbols). A check always runs the exercise's fixed edge cases (``abar_t = 1`` and a very noisy step, a guidance
+scale of 0 and 1, ...) with random tensors, then random cases, so a function that is right only at a few
+special values, or the classic ``abar_t * x0 + (1 - abar_t) * eps``, fails every time. The notebook passes the inputs to the learner's function as ``torch`` tensors, so
 ``torch.sqrt`` and friends work; the grader runs the same comparison outside the learner's kernel
 (:mod:`iflearn.grading.exercises`).
 
@@ -38,6 +40,7 @@ class Exercise:
         reference: the right output for those inputs, as a NumPy array.
         hint: what to try when the result is wrong, in ``"en"`` and ``"ko"``.
         atol: allowed absolute error (inputs are float32 in the notebook).
+        edge_cases: draws the fixed edge cases (fixed scalars, random tensors) from a NumPy ``Generator``.
     """
 
     name: str
@@ -46,21 +49,29 @@ class Exercise:
     reference: Callable[..., np.ndarray]
     hint: dict[str, str]
     atol: float = 1e-4
+    edge_cases: Callable[[np.random.Generator], list[Inputs]] | None = None
 
     def cases(self, seed: int, n: int = 3) -> list[Inputs]:
-        """``n`` input sets drawn from ``seed`` (the grader picks a seed the learner cannot know)."""
+        """The edge cases, then ``n`` random input sets, all drawn from ``seed`` (the grader picks a seed the
+        learner cannot know)."""
         rng = np.random.default_rng(seed)
-        return [self.make_inputs(rng) for _ in range(n)]
+        edges = self.edge_cases(rng) if self.edge_cases else []
+        return edges + [self.make_inputs(rng) for _ in range(n)]
 
 
-def _image_inputs(rng: np.random.Generator) -> Inputs:
+def _image_inputs(rng: np.random.Generator, abar_t: float | None = None,
+                  shape: tuple[int, ...] = (2, 3, 8, 8)) -> Inputs:
     # x0: (B, 3, H, W) float in [-1, 1]; eps: standard normal noise of the same shape; abar_t in (0, 1]
-    shape = (2, 3, 8, 8)
     return {
         "x0": rng.uniform(-1, 1, shape).astype(np.float32),
         "eps": rng.standard_normal(shape).astype(np.float32),
-        "abar_t": np.float32(rng.choice([rng.uniform(0.001, 0.999), 1.0, 0.02])),
+        "abar_t": np.float32(rng.uniform(0.001, 0.999) if abar_t is None else abar_t),
     }
+
+
+def _image_edges(rng: np.random.Generator) -> list[Inputs]:
+    # no noise (abar_t = 1), almost all noise, a typical mid step, and another image size
+    return [_image_inputs(rng, 1.0), _image_inputs(rng, 0.02), _image_inputs(rng, 0.5, (1, 3, 4, 4))]
 
 
 def _q_sample_reference(x0: np.ndarray, eps: np.ndarray, abar_t: float) -> np.ndarray:
@@ -69,13 +80,18 @@ def _q_sample_reference(x0: np.ndarray, eps: np.ndarray, abar_t: float) -> np.nd
     return np.sqrt(abar) * x0.astype(np.float64) + np.sqrt(1.0 - abar) * eps.astype(np.float64)
 
 
-def _guidance_inputs(rng: np.random.Generator) -> Inputs:
+def _guidance_inputs(rng: np.random.Generator, guidance_scale: float | None = None) -> Inputs:
     shape = (1, 3, 8, 8)
     return {
         "noise_uncond": rng.standard_normal(shape).astype(np.float32),
         "noise_text": rng.standard_normal(shape).astype(np.float32),
-        "guidance_scale": float(rng.choice([1.0, 4.0, 7.0, rng.uniform(0.0, 12.0)])),
+        "guidance_scale": float(rng.uniform(0.0, 12.0) if guidance_scale is None else guidance_scale),
     }
+
+
+def _guidance_edges(rng: np.random.Generator) -> list[Inputs]:
+    # w = 0 gives the unconditional prediction, w = 1 the text-conditioned one; 7.5 is the usual setting
+    return [_guidance_inputs(rng, w) for w in (0.0, 1.0, 7.5)]
 
 
 def _guidance_reference(noise_uncond: np.ndarray, noise_text: np.ndarray, guidance_scale: float) -> np.ndarray:
@@ -86,6 +102,11 @@ def _guidance_reference(noise_uncond: np.ndarray, noise_text: np.ndarray, guidan
 
 def _snr_inputs(rng: np.random.Generator) -> Inputs:
     return {"abar_t": np.sort(rng.uniform(0.001, 0.999, (10,))).astype(np.float32)}
+
+
+def _snr_edges(rng: np.random.Generator) -> list[Inputs]:
+    # SNR 1 at abar_t = 0.5, far below and far above it
+    return [{"abar_t": np.array([0.001, 0.02, 0.5, 0.9, 0.99], dtype=np.float32)}]
 
 
 def _snr_reference(abar_t: np.ndarray) -> np.ndarray:
@@ -99,6 +120,7 @@ EXERCISES: dict[str, Exercise] = {
         name="q_sample",
         signature="def q_sample(x0, eps, abar_t):",
         make_inputs=_image_inputs,
+        edge_cases=_image_edges,
         reference=_q_sample_reference,
         hint={
             "en": "x_t = sqrt(abar_t) * x0 + sqrt(1 - abar_t) * eps. Both factors are square roots; "
@@ -111,6 +133,7 @@ EXERCISES: dict[str, Exercise] = {
         name="guidance",
         signature="def guidance(noise_uncond, noise_text, guidance_scale):",
         make_inputs=_guidance_inputs,
+        edge_cases=_guidance_edges,
         reference=_guidance_reference,
         hint={
             "en": "Start from the unconditional prediction and move guidance_scale times along "
@@ -124,6 +147,7 @@ EXERCISES: dict[str, Exercise] = {
         name="snr",
         signature="def snr(abar_t):",
         make_inputs=_snr_inputs,
+        edge_cases=_snr_edges,
         reference=_snr_reference,
         hint={
             "en": "x_t has signal variance abar_t and noise variance 1 - abar_t; SNR is their ratio.",
@@ -188,10 +212,10 @@ def compare_outputs(exercise: Exercise, cases: list[Inputs], outputs: list[Any])
         if not error <= exercise.atol:
             return _fail(exercise, tr(f"case {index + 1}: max abs error {error:.3g} > {exercise.atol:g}",
                                       f"사례 {index + 1}: 최대 절대 오차 {error:.3g} > {exercise.atol:g}"), worst)
-    return ExerciseResult(exercise.name, True, tr(f"✅ {exercise.name}: all {len(cases)} random cases match "
-                                                  f"(max abs error {worst:.2g}).",
-                                                  f"✅ {exercise.name}: 무작위 사례 {len(cases)}개 모두 일치 "
-                                                  f"(최대 절대 오차 {worst:.2g})."), "", worst)
+    return ExerciseResult(exercise.name, True, tr(f"✅ {exercise.name}: all {len(cases)} cases match, edge and "
+                                                  f"random (max abs error {worst:.2g}).",
+                                                  f"✅ {exercise.name}: 경계 사례와 무작위 사례 {len(cases)}개 모두 "
+                                                  f"일치 (최대 절대 오차 {worst:.2g})."), "", worst)
 
 
 def _fail(exercise: Exercise, message: str, worst: float = float("inf")) -> ExerciseResult:

@@ -83,9 +83,13 @@ class AnswerSpec:
                 raise ValueError(f"{where}: a true_false answer must be true or false, got {data.get('answer')!r}.")
             return cls(type=kind, answer=data["answer"], points=points)
         if kind == "multiple_choice":
-            choices = tuple(str(c) for c in data.get("choices", ()))
+            # choice ids compare case-insensitively (a learner's "B" is choice "b"), as check_answer reads them
+            choices = tuple(str(c).strip().lower() for c in data.get("choices", ()))
+            if len(set(choices)) != len(choices):
+                raise ValueError(f"{where}: choice ids {list(data.get('choices', ()))} repeat when upper and lower "
+                                 "case are taken as the same; give every choice a different id.")
             raw = data.get("answer")
-            answer = tuple(str(a) for a in (raw if isinstance(raw, (list, tuple)) else [raw]))
+            answer = tuple(str(a).strip().lower() for a in (raw if isinstance(raw, (list, tuple)) else [raw]))
             multiple = bool(data.get("multiple", len(answer) > 1))
             unknown = [a for a in answer if a not in choices]
             if not choices or unknown or not answer:
@@ -131,7 +135,10 @@ class Verdict:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    try:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    except OverflowError:  # an integer too large for a float: not a usable number
+        return False
 
 
 def normalise_text(text: str) -> str:
