@@ -7,6 +7,12 @@ An item passes when its notebook ran cleanly and fails with the reason otherwise
 notebook); either way the submission gets its gradebook row. Workers send rows back in the test report;
 only the controlling process writes the gradebook, atomically, at the end.
 
+The rest of the instructor's cycle runs at the end of the same session when asked (see docs/grading.md)::
+
+    pytest -p iflearn.grading.pytest_plugin --iflearn-grade submissions/ --iflearn-key key-hw1.json \\
+           --iflearn-gradebook gradebook.csv --iflearn-feedback feedback/ \\
+           --iflearn-export canvas --iflearn-export-out hw1-canvas.csv --iflearn-overrides overrides.csv
+
 Without ``--iflearn-grade`` this plugin only registers its options: ordinary test runs are unchanged.
 """
 
@@ -36,6 +42,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--iflearn-sandbox", choices=("auto", "bwrap", "none"), default="auto")
     group.addoption("--iflearn-no-execute", action="store_true", help="score answers without running notebooks")
     group.addoption("--iflearn-keep-executed", default=None, help="keep executed notebooks in this folder")
+    group.addoption("--iflearn-feedback", default=None, metavar="DIR",
+                    help="after grading, write one feedback file per learner here (iflearn feedback)")
+    group.addoption("--iflearn-feedback-format", choices=("html", "md"), default="html")
+    group.addoption("--iflearn-export", choices=("canvas", "moodle"), default=None,
+                    help="after grading, write the gradebook for this LMS (iflearn export)")
+    group.addoption("--iflearn-export-out", default=None, help="the LMS CSV (default <assignment>-<lms>.csv)")
+    group.addoption("--iflearn-overrides", default=None, help="overrides CSV applied by the export")
+    group.addoption("--iflearn-id-from", choices=("folder", "stem"), default="folder",
+                    help="learner id for the export: the submission's folder or file name")
 
 
 def _grading(config: pytest.Config) -> bool:
@@ -139,5 +154,31 @@ class _GradingSession:
         book.write(out)
         paths = write_summary(book, out, {q: s.points for q, s in key.questions.items()})
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        lines = [f"iflearn: {len(self.rows)} submissions graded -> {out} (summary: {paths[1]})"]
+        lines += self._after_grading(key, out)
         if reporter is not None:
-            reporter.write_line(f"iflearn: {len(self.rows)} submissions graded -> {out} (summary: {paths[1]})")
+            for line in lines:
+                reporter.write_line(line)
+
+    def _after_grading(self, key: Any, out: Path) -> list[str]:
+        """Feedback files and the LMS export, as ``iflearn feedback`` / ``iflearn export`` would write them."""
+        from iflearn.i18n import get_language
+
+        base, option = _base(self.config), self.config.getoption
+        lines = []
+        if option("iflearn_feedback"):
+            from iflearn.grading.feedback import write_feedback
+
+            folder = Path(base, option("iflearn_feedback"))
+            written = write_feedback(out, key, folder, option("iflearn_feedback_format"), get_language(), base)
+            lines.append(f"iflearn: {len(written)} feedback files -> {folder}")
+        if option("iflearn_export"):
+            from iflearn.grading.export import write_export
+
+            lms = option("iflearn_export")
+            target = Path(base, option("iflearn_export_out") or f"{key.name or 'iflearn'}-{lms}.csv")
+            overrides = option("iflearn_overrides")
+            path, notes = write_export(out, key, target, lms, id_from=option("iflearn_id_from"),
+                                       overrides=Path(base, overrides) if overrides else None)
+            lines += [f"iflearn: {note}" for note in notes] + [f"iflearn: {lms} gradebook -> {path}"]
+        return lines
