@@ -116,8 +116,13 @@ def load_private_bank(path: str | os.PathLike[str]) -> list[Question]:
     schema["properties"]["questions"]["minItems"] = 1
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
-        where = "/".join(str(p) for p in errors[0].absolute_path) or "<top>"
-        raise ValueError(f"--bank {str(path)!r}: {where}: {errors[0].message[:300]} (the format is quizzes/schema.json; "
+        error = errors[0]
+        # an entry failing 'oneOf: [question, ref]' is clearer as the errors of the branch it meant
+        branch = 1 if isinstance(error.instance, dict) and "ref" in error.instance else 0
+        details = [e for e in error.context if list(e.relative_schema_path)[:1] == [branch]] or [error]
+        detail = min(details, key=lambda e: len(e.message))
+        where = "/".join(str(p) for p in detail.absolute_path) or "<top>"
+        raise ValueError(f"--bank {str(path)!r}: {where}: {detail.message[:300]} (the format is quizzes/schema.json; "
                          f"{len(errors)} problem(s) in all).")
     public = all_questions()
     questions: list[Question] = []
