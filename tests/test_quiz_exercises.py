@@ -67,3 +67,63 @@ def test_compare_outputs_rejects_nan_and_wrong_counts() -> None:
     assert not compare_outputs(exercise, cases, [np.full(10, np.nan)]).passed
     with pytest.raises(ValueError):
         compare_outputs(exercise, cases, [])
+
+
+def _right_q_sample(x0: np.ndarray, eps: np.ndarray, abar_t: np.float32) -> np.ndarray:
+    return np.sqrt(abar_t) * x0 + np.sqrt(1 - abar_t) * eps  # float32, as torch computes it in the notebook
+
+
+def _right_only_at(values: tuple[float, ...]):  # type: ignore[no-untyped-def]
+    def q_sample(x0: np.ndarray, eps: np.ndarray, abar_t: np.float32) -> np.ndarray:
+        if np.isclose(abar_t, values).any():  # hard-coded special cases, wrong elsewhere
+            return _right_q_sample(x0, eps, abar_t)
+        return abar_t * x0 + (1 - abar_t) * eps
+    return q_sample
+
+
+WRONG_Q_SAMPLES = {
+    "textbook mistake abar*x0 + (1-abar)*eps": lambda x0, eps, abar_t: abar_t * x0 + (1 - abar_t) * eps,
+    "right only at abar=1.0 and 0.02": _right_only_at((1.0, 0.02)),
+    "right only at the fixed edge values": _right_only_at((1.0, 0.02, 0.5)),
+    "noise weight 1 - sqrt(abar)": lambda x0, eps, abar_t: np.sqrt(abar_t) * x0 + (1 - np.sqrt(abar_t)) * eps,
+    "right only for 2 x 3 x 8 x 8 images": lambda x0, eps, abar_t: (_right_q_sample(x0, eps, abar_t)
+                                                                   if x0.shape == (2, 3, 8, 8) else x0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRONG_Q_SAMPLES))
+def test_wrong_q_samples_fail_for_every_seed(name: str) -> None:
+    exercise, wrong = get_exercise("q_sample"), WRONG_Q_SAMPLES[name]
+    for seed in range(2000):
+        cases = exercise.cases(seed)
+        assert not compare_outputs(exercise, cases, [wrong(**c) for c in cases]).passed, f"{name} passed, seed {seed}"
+
+
+def test_the_right_q_sample_passes_for_every_seed_and_every_case_is_checked() -> None:
+    exercise = get_exercise("q_sample")
+    for seed in range(500):
+        cases = exercise.cases(seed)
+        assert compare_outputs(exercise, cases, [_right_q_sample(**c) for c in cases]).passed, seed
+    abars = [float(c["abar_t"]) for c in exercise.cases(7)]
+    assert abars[:3] == [1.0, pytest.approx(0.02), 0.5] and len(abars) == 6  # fixed edges, then random ones
+    assert all(0.001 <= a <= 0.999 for a in abars[3:])
+
+
+def test_the_textbook_mistake_fails_in_the_notebook_check_too() -> None:
+    for seed in range(50):
+        result = check_exercise("q_sample", lambda x0, eps, abar_t: abar_t * x0 + (1 - abar_t) * eps, seed=seed)
+        assert not result.passed and "sqrt(1 - abar_t)" in result.hint
+        assert "abar_t * x0" not in result.message  # feedback says how far off, never the answer
+
+
+@pytest.mark.parametrize("name, wrong", [
+    ("guidance", lambda noise_uncond, noise_text, guidance_scale: noise_text),  # right only at w = 1
+    ("guidance", lambda noise_uncond, noise_text, guidance_scale: noise_uncond + 7.5 * (noise_text - noise_uncond)),
+    ("snr", lambda abar_t: abar_t / (1 - abar_t) if abar_t.max() < 0.95 else abar_t),
+])
+def test_other_exercises_catch_special_case_answers_for_every_seed(name: str, wrong: object) -> None:
+    exercise = get_exercise(name)
+    for seed in range(1000):
+        cases = exercise.cases(seed)
+        outputs = [wrong(**c) for c in cases]  # type: ignore[operator]
+        assert not compare_outputs(exercise, cases, outputs).passed, f"seed {seed}"
