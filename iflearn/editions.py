@@ -323,7 +323,8 @@ def strip_solutions(language: str = "en") -> CellTransform:
     def transform(cell: NotebookNode, context: CellContext) -> Sequence[NotebookNode]:
         text = _source(cell)
         lines = text.split("\n")
-        regions = _regions(lines, "BEGIN SOLUTION", context) if "BEGIN" in text or "END" in text else []
+        upper = text.upper()
+        regions = _regions(lines, "BEGIN SOLUTION", context) if "BEGIN" in upper or "END" in upper else []
         if TAG_SOLUTION in _tags(cell):
             # the whole cell is the solution (nbgrader's solution cell without markers)
             new = _with_source(cell, "\n".join(_stub(None, 0, language)) if cell.cell_type == "code"
@@ -549,8 +550,12 @@ def hidden_test_sources(notebook: NotebookNode, name: str = "notebook") -> list[
     return found
 
 
-def find_leaks(notebook: NotebookNode) -> list[str]:
+def find_leaks(notebook: NotebookNode, allow_outputs: bool = False) -> list[str]:
     """What a learner's edition must not contain: markers, solution/hidden cells, filled-in answer lines.
+
+    Args:
+        notebook: the edition to check.
+        allow_outputs: outputs are fine (an edition executed after it was built, like the course's).
 
     Returns:
         One sentence per problem (empty: nothing leaks).
@@ -568,7 +573,7 @@ def find_leaks(notebook: NotebookNode) -> list[str]:
             for qid, value, _ in answer_calls(text):
                 if value is not None and not (isinstance(value, ast.Constant) and value.value is None):
                     problems.append(f"cell {index}: answer({qid!r}, ...) is filled in")
-            if cell.get("outputs"):
+            if cell.get("outputs") and not allow_outputs:
                 problems.append(f"cell {index} has outputs")
     return problems
 

@@ -189,3 +189,13 @@ def test_the_learner_edition_runs_with_each_stub_failing_readably(tmp_path) -> N
     error = learner.cells[1].outputs[-1]
     assert error.ename == "NotImplementedError" and "this step is not written yet" in error.evalue
     assert "snr is not written yet" in learner.cells[2].outputs[0].text
+
+
+def test_a_lowercase_marker_is_caught_not_handed_out() -> None:
+    with pytest.raises(EditionError, match="write it exactly as '### BEGIN SOLUTION'"):
+        build_edition(notebook(code("# begin solution\nx = 1\n# end solution")), LEARNER)
+
+
+def test_an_executed_edition_may_keep_outputs() -> None:
+    executed = notebook(code("1 + 1", outputs=[v4.new_output("execute_result", data={"text/plain": "2"})]))
+    assert find_leaks(executed) == ["cell 0 has outputs"] and find_leaks(executed, allow_outputs=True) == []

@@ -196,7 +196,8 @@ def test_assignment_mode_records_without_judging(capsys: pytest.CaptureFixture[s
     answer("if-90-private", None)
     answer("if-01-pixel-space", True)  # not graded by this assignment: practice feedback as usual
     shown = capsys.readouterr().out
-    assert "Recorded for hw1: if-03-noising-extracts = False" in shown and "Recorded for hw1: if-90-private = 'b'" in shown
+    assert "Recorded for hw1: if-03-noising-extracts = False" in shown
+    assert "Recorded for hw1: if-90-private = 'b'" in shown
     assert "Not answered yet: replace None in the answer cell of if-90-private" in shown
     assert shown.count("Not quite") + shown.count("Correct") == 1  # only the practice question is judged
     widget = ask("if-03-noising-extracts")

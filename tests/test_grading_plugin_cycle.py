@@ -26,7 +26,8 @@ def test_pytest_grades_then_writes_feedback_and_the_moodle_export(tmp_path: Path
         [sys.executable, "-m", "pytest", *_plugin_args(), "-p", "no:cacheprovider", "-q",
          "--iflearn-grade", "subs", "--iflearn-key", "key.json", "--iflearn-gradebook", "book.csv",
          "--iflearn-no-execute", "--iflearn-feedback", "feedback", "--iflearn-feedback-format", "md",
-         "--iflearn-export", "moodle", "--iflearn-export-out", "hw1-moodle.csv", "--iflearn-overrides", "overrides.csv"],
+         "--iflearn-export", "moodle", "--iflearn-export-out", "hw1-moodle.csv",
+         "--iflearn-overrides", "overrides.csv"],
         cwd=tmp_path, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "iflearn: 2 feedback files" in done.stdout and "override: ben if-90-schedule 0 -> 1" in done.stdout

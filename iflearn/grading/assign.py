@@ -269,7 +269,8 @@ def _exercise_cases(question: Question, solution: NotebookNode, declared: dict[s
                            f"'{exercise.signature}' but the solution notebook has no top-level def {function}; "
                            "write the solution there (its body between ### BEGIN SOLUTION and ### END SOLUTION).")
     entry = declared.get(exercise.name)
-    cases = [_typed_case(exercise, c, f"{entry.where} case {i + 1}") for i, c in enumerate(entry.cases)] if entry else []
+    cases = ([_typed_case(exercise, c, f"{entry.where} case {i + 1}") for i, c in enumerate(entry.cases)]
+             if entry else [])
     count = entry.random if entry else random_default
     rng = np.random.default_rng(secrets.randbits(63) if seed is None else seed)
     cases += [exercise.make_inputs(rng) for _ in range(count)]

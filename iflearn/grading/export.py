@@ -171,7 +171,11 @@ def export_rows(gradebook: str | os.PathLike[str], key: Key, *, id_from: str = "
             raise ExportError(f"learner id {lid!r} is given by two submissions, {learners[lid].submission!r} and "
                               f"{submission!r}; remove one, or choose --id-from "
                               f"{'stem' if id_from == 'folder' else 'folder'}.")
-        scores = {q: float(row[q]) if row.get(q, "") not in ("", None) else 0.0 for q in key.questions}
+        try:
+            scores = {q: float(row[q]) if row.get(q, "") not in ("", None) else 0.0 for q in key.questions}
+        except ValueError:
+            raise ExportError(f"{gradebook}: the row of {submission!r} has a score that is not a number; "
+                              "re-grade it, or fix the cell by hand.") from None
         learners[lid] = _Learner(lid, submission, dict(scores), round(sum(scores.values()), 6))
     notes: list[str] = []
     for override in overrides:
