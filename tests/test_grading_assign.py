@@ -276,3 +276,12 @@ def test_overrides_errors_name_the_line(tmp_path: Path, lines: str, message: str
     overrides.write_text("learner,question,points,comment\n" + lines, encoding="utf-8")
     with pytest.raises(ExportError, match=message):
         export_rows(book, _key(), overrides=read_overrides(overrides, _key()))
+
+
+def test_a_korean_assignment(tmp_path: Path) -> None:
+    solution, bank = write_assignment_sources(tmp_path)
+    sources = [c.source for c in build_assignment(solution, bank, "과제1", language="ko").notebook.cells]
+    assert any(s.startswith("**문제 2** · `if-90-noise-at-end` · 1점") for s in sources)
+    assert any('raise NotImplementedError("직접 작성할 차례입니다: q_sample' in s for s in sources)
+    assert any('answer("if-90-noise-at-end", None)  # True 또는 False' in s for s in sources)
+    assert 'start_assignment("과제1", graded=[' in next(s for s in sources if "start_assignment" in s)

@@ -289,8 +289,8 @@ def _exercise_cases(question: Question, solution: NotebookNode, declared: dict[s
 # -- the learner's notebook ---------------------------------------------------------------------------------
 def _question_markdown(question: Question, number: int, language: str) -> str:
     points = question.spec.points
-    head = (f"**{'문제' if language == 'ko' else 'Question'} {number}** · `{question.id}` · "
-            f"{points:g} {'점' if language == 'ko' else 'point' if points == 1 else 'points'}")
+    head = (f"**문제 {number}** · `{question.id}` · {points:g}점" if language == "ko" else
+            f"**Question {number}** · `{question.id}` · {points:g} {'point' if points == 1 else 'points'}")
     lines = [head, "", question.prompt(language)]
     if question.choices:
         lines.append("")
@@ -303,7 +303,8 @@ def _question_markdown(question: Question, number: int, language: str) -> str:
                    "graded after you hand in, on cases you do not see.")]
     else:
         kind = question.answer_kind()[1 if language == "ko" else 0]
-        lines += ["", f"*{'답안 셀에' if language == 'ko' else 'Answer in the cell below with'} {kind}.*"]
+        lines += ["", f"*아래 답안 셀에 답하세요: {kind}.*" if language == "ko" else
+                  f"*Answer in the cell below with {kind}.*"]
     return "\n".join(lines)
 
 
