@@ -84,7 +84,7 @@ TAG_RAISES = "raises-exception"
 
 _MARKERS = {"BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"}
 _MARKER_LINE = re.compile(r"^\s*#+\s*(BEGIN|END)\s+(SOLUTION|HIDDEN TESTS)\s*$")
-_NEAR_MARKER = re.compile(r"^\s*#+\s*(BEGIN|END)\b.*(SOLUTION|HIDDEN|TEST)", re.IGNORECASE)
+_NEAR_MARKER = re.compile(r"^\s*#+\s*(BEGIN|END)[\s_:-]*(SOLUTIONS?|HIDDEN(\s+TESTS?)?)\b", re.IGNORECASE)
 _DEF_LINE = re.compile(r"^(\s*)(?:async\s+)?def\s+([A-Za-z_]\w*)\s*\(")
 
 
@@ -151,7 +151,7 @@ class Edition:
     clean: bool = True
 
     def then(self, *transforms: CellTransform, name: str | None = None) -> Edition:
-        """This edition followed by more transforms (e.g. the Korean learner edition = ``ko.then(*LEARNER...)``)."""
+        """This edition followed by more transforms, e.g. ``korean.then(*LEARNER.transforms, name="ko-learner")``."""
         return Edition(name or self.name, self.transforms + tuple(transforms), self.clean)
 
 

@@ -199,3 +199,9 @@ def test_a_lowercase_marker_is_caught_not_handed_out() -> None:
 def test_an_executed_edition_may_keep_outputs() -> None:
     executed = notebook(code("1 + 1", outputs=[v4.new_output("execute_result", data={"text/plain": "2"})]))
     assert find_leaks(executed) == ["cell 0 has outputs"] and find_leaks(executed, allow_outputs=True) == []
+
+
+def test_ordinary_headings_are_not_mistaken_for_markers() -> None:
+    prose = v4.new_markdown_cell("## End-to-end tests\n\n# Beginning\n\n## The end of the solution space")
+    (cell,) = build_edition(notebook(prose), LEARNER).notebook.cells
+    assert cell.source == prose.source

@@ -46,7 +46,7 @@ from pathlib import Path, PurePosixPath
 
 from iflearn.grading.key import Key, load_key
 
-__all__ = ["LMS_LAYOUTS", "OVERRIDE_COLUMNS", "ExportError", "Override", "learner_id", "read_overrides", "read_roster",
+__all__ = ["LMS_LAYOUTS", "OVERRIDE_COLUMNS", "ExportError", "Override", "LearnerScores", "learner_id", "read_overrides", "read_roster",
            "export_rows", "export_csv", "write_export", "main"]
 
 LMS_LAYOUTS = ("canvas", "moodle")
@@ -71,7 +71,10 @@ class Override:
 
 
 @dataclass
-class _Learner:
+class LearnerScores:
+    """One learner's row of an export: id, submission, points per question (None: nothing handed in), total,
+    and the roster's identity columns."""
+
     learner: str
     submission: str
     scores: dict[str, float | None] = field(default_factory=dict)
@@ -154,7 +157,7 @@ def read_roster(path: str | os.PathLike[str], id_column: str = "learner") -> dic
 
 def export_rows(gradebook: str | os.PathLike[str], key: Key, *, id_from: str = "folder",
                 overrides: Sequence[Override] = (), roster: dict[str, dict[str, str]] | None = None,
-                ) -> tuple[list[_Learner], list[str]]:
+                ) -> tuple[list[LearnerScores], list[str]]:
     """The learners' scores after overrides, and notes for the instructor (applied overrides, absentees)."""
     from iflearn.grading.gradebook import Gradebook
 
@@ -164,7 +167,7 @@ def export_rows(gradebook: str | os.PathLike[str], key: Key, *, id_from: str = "
     missing = [q for q in key.questions if q not in book.questions]
     if missing:
         raise ExportError(f"{gradebook} has no column for {missing[:3]}: was it graded with this key?")
-    learners: dict[str, _Learner] = {}
+    learners: dict[str, LearnerScores] = {}
     for submission, row in sorted(book.rows.items()):
         lid = learner_id(submission, id_from)
         if lid in learners:
@@ -176,7 +179,7 @@ def export_rows(gradebook: str | os.PathLike[str], key: Key, *, id_from: str = "
         except ValueError:
             raise ExportError(f"{gradebook}: the row of {submission!r} has a score that is not a number; "
                               "re-grade it, or fix the cell by hand.") from None
-        learners[lid] = _Learner(lid, submission, dict(scores), round(sum(scores.values()), 6))
+        learners[lid] = LearnerScores(lid, submission, dict(scores), round(sum(scores.values()), 6))
     notes: list[str] = []
     for override in overrides:
         if override.learner not in learners:
@@ -205,7 +208,7 @@ def export_rows(gradebook: str | os.PathLike[str], key: Key, *, id_from: str = "
                 notes.append(f"warning: {lid} ({learner.submission}) is not in the roster; the LMS may not match them")
         absent = sorted(set(roster) - set(learners))
         for lid in absent:
-            learners[lid] = _Learner(lid, "", {q: None for q in key.questions}, None, roster[lid])
+            learners[lid] = LearnerScores(lid, "", {q: None for q in key.questions}, None, roster[lid])
         if absent:
             notes.append(f"no submission from {len(absent)} learner(s) on the roster: {', '.join(absent[:10])} "
                          "(exported with empty scores)")
@@ -216,7 +219,7 @@ def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
-def export_csv(learners: Sequence[_Learner], key: Key, lms: str, assignment: str, columns: str = "both") -> str:
+def export_csv(learners: Sequence[LearnerScores], key: Key, lms: str, assignment: str, columns: str = "both") -> str:
     """The CSV text for ``lms`` (``"canvas"`` or ``"moodle"``); ``columns``: ``both``, ``questions`` or ``total``."""
     if lms not in LMS_LAYOUTS:
         raise ExportError(f"--lms {lms!r}: expected one of {LMS_LAYOUTS}.")
