@@ -285,3 +285,13 @@ def test_a_korean_assignment(tmp_path: Path) -> None:
     assert any('raise NotImplementedError("직접 작성할 차례입니다: q_sample' in s for s in sources)
     assert any('answer("if-90-noise-at-end", None)  # True 또는 False' in s for s in sources)
     assert 'start_assignment("과제1", graded=[' in next(s for s in sources if "start_assignment" in s)
+
+
+def test_feedback_and_export_say_when_there_is_no_gradebook(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from iflearn.grading import export, feedback
+
+    write_key(_key(), tmp_path / "key.json")
+    assert feedback.main([str(tmp_path / "none.csv"), "--key", str(tmp_path / "key.json")]) == 2
+    assert export.main([str(tmp_path / "none.csv"), "--key", str(tmp_path / "key.json"), "--lms", "moodle"]) == 2
+    assert capsys.readouterr().err.count("no such gradebook; grade first") == 2

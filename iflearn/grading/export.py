@@ -161,6 +161,9 @@ def export_rows(gradebook: str | os.PathLike[str], key: Key, *, id_from: str = "
     """The learners' scores after overrides, and notes for the instructor (applied overrides, absentees)."""
     from iflearn.grading.gradebook import Gradebook
 
+    if not Path(gradebook).is_file():
+        raise ExportError(f"{gradebook}: no such gradebook; grade first (iflearn grade SUBMISSIONS --key KEY "
+                          f"--out {gradebook}).")
     book = Gradebook.load(Path(gradebook))
     if not book.rows:
         raise ExportError(f"{gradebook}: no rows; grade first (iflearn grade SUBMISSIONS --key KEY --out {gradebook}).")

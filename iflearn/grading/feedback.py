@@ -256,6 +256,9 @@ def write_feedback(gradebook: str | os.PathLike[str], key: Key, out: str | os.Pa
 
     if fmt not in ("html", "md"):
         raise ValueError(f"format {fmt!r}: expected 'html' or 'md'.")
+    if not Path(gradebook).is_file():
+        raise FileNotFoundError(f"{gradebook}: no such gradebook; grade first with iflearn grade SUBMISSIONS "
+                                f"--key KEY --out {gradebook}.")
     book = Gradebook.load(Path(gradebook))
     if not book.rows:
         raise ValueError(f"{gradebook}: no gradebook rows; grade first with iflearn grade SUBMISSIONS --key KEY "
