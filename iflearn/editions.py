@@ -475,6 +475,7 @@ def blank_answers(hints: Mapping[str, str] | None = None, only: Iterable[str] | 
         blanked = _replace_spans(source, spans)
         lines = blanked.split("\n")
         for number, hint in comments:
+            number -= sum(end - start for start, _, end, _, _ in spans if end <= number)  # lines the blanks removed
             if "#" not in lines[number - 1]:
                 lines[number - 1] += f"  # {hint}"
         return [_with_source(cell, "\n".join(lines))]

@@ -205,3 +205,10 @@ def test_ordinary_headings_are_not_mistaken_for_markers() -> None:
     prose = v4.new_markdown_cell("## End-to-end tests\n\n# Beginning\n\n## The end of the solution space")
     (cell,) = build_edition(notebook(prose), LEARNER).notebook.cells
     assert cell.source == prose.source
+
+
+def test_a_multiline_answer_collapses_and_keeps_its_hint_on_its_line() -> None:
+    cell = code('answer("if-90-a", ["a",\n                   "c"])\nanswer("if-90-b", True)\nx = 1')
+    edition = Edition("t", (blank_answers({"if-90-a": "a list", "if-90-b": "True or False"}),))
+    (blanked,) = build_edition(notebook(cell), edition).notebook.cells
+    assert blanked.source == 'answer("if-90-a", None)  # a list\nanswer("if-90-b", None)  # True or False\nx = 1'
