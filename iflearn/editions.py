@@ -497,7 +497,11 @@ def clear_outputs() -> CellTransform:
 
 
 def prepend_cell(source: str, cell_type: str = "code", tags: Sequence[str] = ()) -> CellTransform:
-    """Insert a new cell before the source's first code cell (e.g. an assignment's setup cell)."""
+    """Insert a new cell before the source's first code cell (e.g. an assignment's setup cell).
+
+    Put it first in an edition's transforms: the new cell then goes through the others too, and is kept even
+    when a later transform removes the cell it was inserted before.
+    """
 
     def transform(cell: NotebookNode, context: CellContext) -> Sequence[NotebookNode]:
         if context.code_index != 0 or cell.cell_type != "code":

@@ -295,3 +295,13 @@ def test_feedback_and_export_say_when_there_is_no_gradebook(tmp_path: Path,
     assert feedback.main([str(tmp_path / "none.csv"), "--key", str(tmp_path / "key.json")]) == 2
     assert export.main([str(tmp_path / "none.csv"), "--key", str(tmp_path / "key.json"), "--lms", "moodle"]) == 2
     assert capsys.readouterr().err.count("no such gradebook; grade first") == 2
+
+
+def test_the_setup_cell_survives_when_the_first_code_cell_is_removed(tmp_path: Path) -> None:
+    solution, bank = write_assignment_sources(tmp_path)
+    notebook = nbformat.read(solution, as_version=4)
+    notebook.cells.insert(1, nbformat.v4.new_code_cell("SECRET = 42", metadata={"tags": ["remove-cell"]}))
+    nbformat.write(notebook, solution)
+    cells = build_assignment(solution, bank, "hw1").notebook.cells
+    code = [c.source for c in cells if c.cell_type == "code"]
+    assert "start_assignment" in code[0] and not any("SECRET" in s for s in code)

@@ -467,13 +467,13 @@ def build_assignment(solution: str | os.PathLike[str] | NotebookNode, bank: str 
     hints = {q.id: q.answer_kind()[1 if language == "ko" else 0] for q in questions}
     graded = [q.id for q in questions]
     edition = Edition("assignment", (
+        prepend_cell(_setup_source(name, graded, language)),  # first: it survives the removal of that cell
         drop_tagged(TAG_REMOVE),
         strip_hidden_tests(),
         _show_questions(questions, placed, public, language),
         strip_solutions(language),
         blank_answers(hints),
         clear_outputs(),
-        prepend_cell(_setup_source(name, graded, language)),
     ))
     notebook = build_edition(source, edition, notebook_name).notebook
     if not any(c.cell_type == "code" for c in source.cells):  # nowhere to prepend: the setup cell goes first
