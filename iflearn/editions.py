@@ -69,6 +69,7 @@ __all__ = [
     "answer_calls",
     "hidden_test_sources",
     "find_leaks",
+    "out_of_sync",
     "LEARNER",
     "SOLUTION",
 ]
@@ -580,6 +581,25 @@ def find_leaks(notebook: NotebookNode, allow_outputs: bool = False) -> list[str]
                     problems.append(f"cell {index}: answer({qid!r}, ...) is filled in")
             if cell.get("outputs") and not allow_outputs:
                 problems.append(f"cell {index} has outputs")
+    return problems
+
+
+def out_of_sync(built: NotebookNode, committed: NotebookNode) -> list[str]:
+    """How a committed edition differs from a freshly built one, cell by cell (type and source; outputs and ids
+    are not compared, since a committed edition may have been executed). Empty: in sync.
+
+    A sync test: ``assert not out_of_sync(build_edition(source, LEARNER).notebook, nbformat.read(learner, 4))``.
+    """
+    problems = []
+    if len(built.cells) != len(committed.cells):
+        problems.append(f"{len(committed.cells)} cells, expected {len(built.cells)}")
+    for index, (want, have) in enumerate(zip(built.cells, committed.cells)):
+        if want.cell_type != have.cell_type:
+            problems.append(f"cell {index} is {have.cell_type}, expected {want.cell_type}")
+        elif _source(want) != _source(have):
+            first = next((n for n, (a, b) in enumerate(zip(_source(want).split("\n"), _source(have).split("\n")),
+                                                       start=1) if a != b), None)
+            problems.append(f"cell {index} differs" + (f" from line {first}" if first else " in length"))
     return problems
 
 

@@ -212,3 +212,16 @@ def test_a_multiline_answer_collapses_and_keeps_its_hint_on_its_line() -> None:
     edition = Edition("t", (blank_answers({"if-90-a": "a list", "if-90-b": "True or False"}),))
     (blanked,) = build_edition(notebook(cell), edition).notebook.cells
     assert blanked.source == 'answer("if-90-a", None)  # a list\nanswer("if-90-b", None)  # True or False\nx = 1'
+
+
+def test_out_of_sync_names_the_cells_that_differ() -> None:
+    from iflearn.editions import out_of_sync
+
+    built = build_edition(notebook(v4.new_markdown_cell("# T"), code(SNR)), LEARNER).notebook
+    committed = nbformat.from_dict(built)
+    assert out_of_sync(built, committed) == []
+    committed.cells[1].source = committed.cells[1].source.replace("snr is not", "snr isn't")
+    committed.cells[1].outputs = [v4.new_output("stream", text="ran")]  # executed: not a difference
+    assert out_of_sync(built, committed) == ["cell 1 differs from line 4"]
+    committed.cells.pop()
+    assert out_of_sync(built, committed) == ["1 cells, expected 2"]

@@ -3,6 +3,8 @@
 Only core ipywidgets are used (HTML, ToggleButtons, RadioButtons, Checkbox, Text, Button), so the widget
 works in JupyterLab 4, Jupyter Notebook 7, VS Code and Colab without extra setup. After a check the widget
 shows the exact ``answer(...)`` line to paste into the answer cell below; that line is what gets graded.
+In an assignment (:func:`iflearn.quiz.start_assignment`) a graded question's widget only notes the choice:
+no right or wrong, no line to paste.
 
 The widget can be driven from Python (tests, or a learner who prefers typing):
 
