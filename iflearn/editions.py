@@ -515,20 +515,44 @@ def prepend_cell(source: str, cell_type: str = "code", tags: Sequence[str] = ())
     return transform
 
 
-def translate(table: Mapping[str, str], strict: bool = False) -> CellTransform:
+def _code_tokens(source: str) -> list[tuple[int, str]] | None:
+    """The cell's tokens without comments and with string contents blanked (None if it does not tokenize)."""
+    import io
+    import tokenize
+
+    ignored = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT}
+    texts = {tokenize.STRING, getattr(tokenize, "FSTRING_MIDDLE", -1)}
+    try:
+        return [(t.type, "" if t.type in texts else t.string)
+                for t in tokenize.generate_tokens(io.StringIO(_python_lines(source)).readline) if t.type not in ignored]
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return None
+
+
+def translate(table: Mapping[str, str | tuple[str, str]], strict: bool = False) -> CellTransform:
     """Replace whole cell sources by cell id: the Korean edition's transform (prose, comments, strings).
 
     Args:
-        table: cell id -> translated source. Code cells keep their code; the translation carries the same code
-            with translated comments and printed strings (and the same markers, so later transforms still work).
+        table: cell id -> translated source, or ``(original source, translated source)``; with the original
+            given, a source that has changed since it was translated raises (the translation is stale).
+            A code cell's translation must have the same code: only comments and string literals may differ
+            (checked token by token), and it keeps the markers, so later transforms still work.
         strict: raise for a markdown cell that has no translation (a sync check for a finished translation).
     """
 
     def transform(cell: NotebookNode, context: CellContext) -> Sequence[NotebookNode]:
         cell_id = cell.get("id")
         if cell_id in table:
+            entry = table[cell_id]
+            original, translated = entry if isinstance(entry, tuple) else (None, entry)
+            if original is not None and original != _source(cell):
+                raise EditionError(f"{context.where()} (id {cell_id!r}) changed since it was translated; "
+                                   "translate the new text and update the table's original.")
+            if cell.cell_type == "code" and _code_tokens(translated) != _code_tokens(_source(cell)):
+                raise EditionError(f"{context.where()} (id {cell_id!r}): the translation's code differs from the "
+                                   "source's; translate only comments and strings, keep the code as it is.")
             context.log.append(("translated", str(cell_id)))
-            return [_with_source(cell, table[cell_id])]
+            return [_with_source(cell, translated)]
         if strict and cell.cell_type == "markdown":
             raise EditionError(f"{context.where()} (id {cell_id!r}) has no translation; add it to the table "
                                "or build with strict=False.")

@@ -225,3 +225,15 @@ def test_out_of_sync_names_the_cells_that_differ() -> None:
     assert out_of_sync(built, committed) == ["cell 1 differs from line 4"]
     committed.cells.pop()
     assert out_of_sync(built, committed) == ["1 cells, expected 2"]
+
+
+def test_a_translation_may_change_comments_and_strings_only() -> None:
+    source = notebook(code("x = 1  # one\nprint('hello')"), v4.new_markdown_cell("Hello"))
+    ids = [c.id for c in source.cells]
+    good = {ids[0]: "x = 1  # 하나\nprint('안녕하세요')", ids[1]: ("Hello", "안녕하세요")}
+    cells = build_edition(source, Edition("ko", (translate(good),))).notebook.cells
+    assert [c.source for c in cells] == ["x = 1  # 하나\nprint('안녕하세요')", "안녕하세요"]
+    with pytest.raises(EditionError, match="the translation's code differs"):
+        build_edition(source, Edition("ko", (translate({ids[0]: "x = 2  # 둘\nprint('안녕')"}),)))
+    with pytest.raises(EditionError, match="changed since it was translated"):
+        build_edition(source, Edition("ko", (translate({ids[1]: ("Hi", "안녕")}),)))
