@@ -305,3 +305,11 @@ def test_the_setup_cell_survives_when_the_first_code_cell_is_removed(tmp_path: P
     cells = build_assignment(solution, bank, "hw1").notebook.cells
     code = [c.source for c in cells if c.cell_type == "code"]
     assert "start_assignment" in code[0] and not any("SECRET" in s for s in code)
+
+
+def test_an_exercise_left_unmarked_would_be_handed_out_solved(tmp_path: Path) -> None:
+    solution, bank = write_assignment_sources(tmp_path)
+    _edit_solution(solution, "    ### BEGIN SOLUTION\n", "")
+    _edit_solution(solution, "    ### END SOLUTION", "")
+    with pytest.raises(EditionError, match="the body of def q_sample is not marked as a solution"):
+        build_assignment(solution, bank, "hw1")

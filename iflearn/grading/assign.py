@@ -475,7 +475,14 @@ def build_assignment(solution: str | os.PathLike[str] | NotebookNode, bank: str 
         blank_answers(hints),
         clear_outputs(),
     ))
-    notebook = build_edition(source, edition, notebook_name).notebook
+    built = build_edition(source, edition, notebook_name)
+    notebook = built.notebook
+    for question in questions:  # an exercise handed out solved would be free points
+        if question.type == "exercise":
+            function = get_exercise(question.spec.exercise or "").signature[4:].split("(")[0]
+            if function not in built.changed("stub"):
+                raise EditionError(f"{notebook_name}: the body of def {function} is not marked as a solution, so the "
+                                   f"learner would get it; put it between ### BEGIN SOLUTION and ### END SOLUTION.")
     if not any(c.cell_type == "code" for c in source.cells):  # nowhere to prepend: the setup cell goes first
         notebook.cells.insert(0, v4.new_code_cell(_setup_source(name, graded, language)))
     leaks = find_leaks(notebook)
