@@ -313,3 +313,14 @@ def test_an_exercise_left_unmarked_would_be_handed_out_solved(tmp_path: Path) ->
     _edit_solution(solution, "    ### END SOLUTION", "")
     with pytest.raises(EditionError, match="the body of def q_sample is not marked as a solution"):
         build_assignment(solution, bank, "hw1")
+
+
+def test_an_exercise_cell_tagged_solution_is_handed_out_as_a_stub(tmp_path: Path) -> None:
+    solution, bank = write_assignment_sources(tmp_path)
+    notebook = nbformat.read(solution, as_version=4)
+    cell = next(c for c in notebook.cells if "def q_sample" in c.source)
+    cell.source = cell.source.replace("    ### BEGIN SOLUTION\n", "").replace("\n    ### END SOLUTION", "")
+    cell.metadata["tags"] = ["solution"]
+    nbformat.write(notebook, solution)
+    sources = [c.source for c in build_assignment(solution, bank, "hw1").notebook.cells]
+    assert not any("def q_sample" in s for s in sources) and any("NotImplementedError" in s for s in sources)

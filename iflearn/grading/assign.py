@@ -477,10 +477,13 @@ def build_assignment(solution: str | os.PathLike[str] | NotebookNode, bank: str 
     ))
     built = build_edition(source, edition, notebook_name)
     notebook = built.notebook
+    from iflearn.grading.extract import extract_function
+
     for question in questions:  # an exercise handed out solved would be free points
         if question.type == "exercise":
             function = get_exercise(question.spec.exercise or "").signature[4:].split("(")[0]
-            if function not in built.changed("stub"):
+            handed_out = extract_function(notebook, function)
+            if handed_out is not None and "NotImplementedError" not in handed_out:
                 raise EditionError(f"{notebook_name}: the body of def {function} is not marked as a solution, so the "
                                    f"learner would get it; put it between ### BEGIN SOLUTION and ### END SOLUTION.")
     if not any(c.cell_type == "code" for c in source.cells):  # nowhere to prepend: the setup cell goes first
