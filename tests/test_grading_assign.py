@@ -324,3 +324,18 @@ def test_an_exercise_cell_tagged_solution_is_handed_out_as_a_stub(tmp_path: Path
     nbformat.write(notebook, solution)
     sources = [c.source for c in build_assignment(solution, bank, "hw1").notebook.cells]
     assert not any("def q_sample" in s for s in sources) and any("NotImplementedError" in s for s in sources)
+
+
+def test_questions_are_appended_even_when_the_last_cell_is_removed(tmp_path: Path) -> None:
+    solution, bank = write_assignment_sources(tmp_path)
+    notebook = nbformat.read(solution, as_version=4)
+    hidden = next(c for c in notebook.cells if "hidden-tests" in c.metadata.get("tags", []))
+    notebook.cells.remove(hidden)
+    notebook.cells.append(hidden)
+    notebook.cells.append(nbformat.v4.new_code_cell('ask("if-90-schedule")\nprint("notes")',
+                                                    metadata={"tags": ["remove-cell"]}))
+    nbformat.write(notebook, solution)
+    sources = [c.source for c in build_assignment(solution, bank, "hw1").notebook.cells]
+    assert sources[-2].startswith("**Question 4** · `if-90-schedule`")
+    assert sources[-1] == 'answer("if-90-schedule", None)  # your answer in quotes'
+    assert not any("notes" in s or "hidden_cases" in s for s in sources)

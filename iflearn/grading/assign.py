@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import copy
 import json
 import os
 import secrets
@@ -378,7 +379,10 @@ def _show_questions(questions: Sequence[Question], placed: dict[str, int], publi
             drop = _ask_lines(cell.source, private)  # the kernel cannot show a private question: its text is above
             if drop:
                 remaining = "\n".join(line for n, line in enumerate(cell.source.split("\n"), start=1) if n not in drop)
-                kept = None if not remaining.strip() else v4.new_code_cell(remaining.strip("\n"))
+                kept = None
+                if remaining.strip():
+                    kept = copy.deepcopy(cell)  # keeps its tags: a remove-cell cell is still removed after this
+                    kept.source = remaining.strip("\n")
         if kept is not None:
             out.append(kept)
         if context.index == context.total - 1 and unplaced:
@@ -468,9 +472,9 @@ def build_assignment(solution: str | os.PathLike[str] | NotebookNode, bank: str 
     graded = [q.id for q in questions]
     edition = Edition("assignment", (
         prepend_cell(_setup_source(name, graded, language)),  # first: it survives the removal of that cell
+        _show_questions(questions, placed, public, language),  # before removals: the last cell may be removed
         drop_tagged(TAG_REMOVE),
         strip_hidden_tests(),
-        _show_questions(questions, placed, public, language),
         strip_solutions(language),
         blank_answers(hints),
         clear_outputs(),
