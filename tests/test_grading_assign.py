@@ -339,3 +339,16 @@ def test_questions_are_appended_even_when_the_last_cell_is_removed(tmp_path: Pat
     assert sources[-2].startswith("**Question 4** · `if-90-schedule`")
     assert sources[-1] == 'answer("if-90-schedule", None)  # your answer in quotes'
     assert not any("notes" in s or "hidden_cases" in s for s in sources)
+
+
+def test_an_answer_written_in_the_prose_is_pointed_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    solution, bank = write_assignment_sources(tmp_path)
+    assert build_assignment(solution, bank, "hw1").warnings == ()
+    notebook = nbformat.read(solution, as_version=4)
+    notebook.cells.insert(1, nbformat.v4.new_markdown_cell("IF uses the SquaredCos_Cap_V2 schedule."))
+    nbformat.write(notebook, solution)
+    (warning,) = build_assignment(solution, bank, "hw1").warnings
+    assert "the answer of if-90-schedule ('squaredcos_cap_v2') appears in cell 1" in warning
+    assert main([str(solution), "--bank", str(bank), "-o", str(tmp_path / "hw1.ipynb"),
+                 "--key", str(tmp_path / "k" / "key.json")]) == 0
+    assert "Warning: the answer of if-90-schedule" in capsys.readouterr().err

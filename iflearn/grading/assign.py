@@ -81,6 +81,7 @@ class Assignment:
         key: the grader's key (answers, partial credit, hidden cases).
         questions: the bank's questions, in order.
         placed: question id -> the solution cell it was shown at (-1: appended at the end).
+        warnings: answers that appear word for word in the learner's notebook (check they do not give one away).
     """
 
     name: str
@@ -88,6 +89,7 @@ class Assignment:
     key: Key
     questions: tuple[Question, ...]
     placed: dict[str, int] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
 
 # -- the private bank ---------------------------------------------------------------------------------------
@@ -497,7 +499,29 @@ def build_assignment(solution: str | os.PathLike[str] | NotebookNode, bank: str 
         raise EditionError(f"{notebook_name}: the assignment would give away {leaks or ['hidden_cases(...)']}; "
                            "put hidden cases in a hidden-tests cell and solutions between the markers.")
     key = Key({q.id: q.spec for q in questions}, {k: g for k, g in grading.items() if g != Grading()}, name)
-    return Assignment(name, notebook, key, questions, {q.id: placed.get(q.id, -1) for q in questions})
+    return Assignment(name, notebook, key, questions, {q.id: placed.get(q.id, -1) for q in questions},
+                      _visible_answers(notebook, questions))
+
+
+def _visible_answers(notebook: NotebookNode, questions: Sequence[Question]) -> tuple[str, ...]:
+    """Fill-in and numeric answers that appear word for word in the learner's notebook (prose included)."""
+    import re
+
+    found = []
+    for question in questions:
+        spec = question.spec
+        answers = (list(spec.accepted) if spec.type == "fill_in" else
+                   [f"{spec.answer:g}"] if spec.type == "numeric" else [])
+        for text in answers:
+            if len(text) < 3:
+                continue  # too short to tell an answer from ordinary text
+            pattern = re.compile(rf"(?<![\w.]){re.escape(text)}(?![\w.])", re.IGNORECASE)
+            for index, cell in enumerate(notebook.cells):
+                if pattern.search(cell.source):
+                    found.append(f"the answer of {question.id} ({text!r}) appears in cell {index} of the learner's "
+                                 "notebook; check that it does not give the answer away")
+                    break
+    return tuple(found)
 
 
 def write_assignment(assignment: Assignment, notebook_out: str | os.PathLike[str],
@@ -554,6 +578,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"iflearn assign: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
         return 2
     write_assignment(assignment, out, key)
+    for warning in assignment.warnings:
+        print(f"Warning: {warning}.", file=sys.stderr)
     exercises = sum(q.type == "exercise" for q in assignment.questions)
     appended = sum(v == -1 for v in assignment.placed.values())
     print(f"Wrote {out}: hand it out ({len(assignment.questions)} graded questions, {exercises} code "

@@ -46,7 +46,8 @@ from pathlib import Path, PurePosixPath
 
 from iflearn.grading.key import Key, load_key
 
-__all__ = ["LMS_LAYOUTS", "OVERRIDE_COLUMNS", "ExportError", "Override", "LearnerScores", "learner_id", "read_overrides", "read_roster",
+__all__ = ["LMS_LAYOUTS", "OVERRIDE_COLUMNS", "ExportError", "Override", "LearnerScores", "learner_id",
+           "read_overrides", "read_roster",
            "export_rows", "export_csv", "write_export", "main"]
 
 LMS_LAYOUTS = ("canvas", "moodle")
