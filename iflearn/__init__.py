@@ -24,6 +24,10 @@ logging.getLogger("transformers.utils.import_utils").addFilter(
     lambda record: "requires torchvision (not installed)" not in record.getMessage()
 )
 
+# bitsandbytes (the 8-bit T5 of the 16 GB recipes) says on import, on CPUs with AVX-512 bf16, that an optional 4-bit
+# kernel package is missing. iflearn never uses 4-bit weights, so that notice is dropped too.
+logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(lambda record: "gemm_4bit_forward" not in record.getMessage())
+
 _LAZY = {
     "Cascade": "iflearn.cascade",
     "CascadeResult": "iflearn.cascade",

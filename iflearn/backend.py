@@ -23,8 +23,12 @@ __all__ = [
     "REAL_STAGE1",
     "REAL_STAGE2",
     "REAL_STAGE3",
+    "MAX_STEPS_ENV",
+    "cap_steps",
     "real_backend",
+    "real_sizes_for",
     "mini_backend",
+    "real_checkpoints_available",
     "choose_backend",
 ]
 
@@ -35,6 +39,19 @@ MINI_WEIGHTS = Path(__file__).parent / "mini" / "weights"
 REAL_STAGE1 = {"XL": "DeepFloyd/IF-I-XL-v1.0", "L": "DeepFloyd/IF-I-L-v1.0", "M": "DeepFloyd/IF-I-M-v1.0"}
 REAL_STAGE2 = {"L": "DeepFloyd/IF-II-L-v1.0", "M": "DeepFloyd/IF-II-M-v1.0"}
 REAL_STAGE3 = "stabilityai/stable-diffusion-x4-upscaler"
+
+
+#: Tests only: ``IFLEARN_MAX_STEPS=2`` caps every stage's step count (defaults and explicit ``steps=``), so the
+#: notebooks' real branches run quickly against the real-layout fixture. Unset, nothing is capped.
+MAX_STEPS_ENV = "IFLEARN_MAX_STEPS"
+
+
+def cap_steps(steps: int) -> int:
+    """``steps``, or ``$IFLEARN_MAX_STEPS`` if that is set and smaller."""
+    cap = os.environ.get(MAX_STEPS_ENV, "").strip()
+    if not cap or isinstance(steps, bool) or not isinstance(steps, int):
+        return steps
+    return min(steps, max(1, int(cap)))
 
 
 @dataclass(frozen=True)
@@ -104,7 +121,28 @@ def real_backend(stage1_size: str = "XL", stage2_size: str = "L") -> Backend:
         sizes=(64, 256, 1024),
         text_encoder="t5",
         # diffusers' __call__ defaults (FACTS.md §1); stage III as in the IF docs' examples.
-        defaults=(StageDefaults(100, 7.0), StageDefaults(50, 4.0, 250), StageDefaults(75, 9.0, 100)),
+        defaults=(StageDefaults(cap_steps(100), 7.0), StageDefaults(cap_steps(50), 4.0, 250),
+                  StageDefaults(cap_steps(75), 9.0, 100)),
+    )
+
+
+def real_sizes_for(recipe_name: str) -> tuple[str, str]:
+    """The stage I / stage II sizes a memory recipe keeps loaded for a whole notebook.
+
+    ``full_gpu`` (≥ 40 GB): the published best, IF-I-XL + IF-II-L. ``t4`` and ``sequential`` (a free 15 GB Colab
+    T4): IF-I-M + IF-II-M, small enough that 8-bit T5, both stages and the x4 upscaler stay on the GPU together, so a
+    notebook loads each part once (see ``benchmarks/results/t4_memory.json``). ``real_backend("XL", "L")`` asks
+    for the big stages on a T4 too; then parts take turns on the GPU.
+    """
+    return ("XL", "L") if recipe_name == "full_gpu" else ("M", "M")
+
+
+def real_checkpoints_available() -> bool:
+    """True if the Hub answers, or if a whole real cascade (either size) is already in the local Hub cache."""
+    if _device.hub_reachable():
+        return True
+    return any(
+        _device.checkpoints_cached([REAL_STAGE1[one], REAL_STAGE2[two], REAL_STAGE3]) for one, two in (("M", "M"), ("XL", "L"))
     )
 
 
@@ -176,7 +214,7 @@ def choose_backend(
                     "변경 → T4 GPU 를 고르세요",
                 )
             )
-        reachable = _device.hub_reachable() if hub is None else hub
+        reachable = real_checkpoints_available() if hub is None else hub
         if not reachable:
             problems.append(
                 tr(
@@ -214,7 +252,7 @@ def choose_backend(
             "라이선스에 동의하고 토큰으로 로그인하세요.",
         )
         return BackendChoice(mini_backend(mini_folder), why)
-    reachable = _device.hub_reachable() if hub is None else hub
+    reachable = real_checkpoints_available() if hub is None else hub
     if not reachable:
         why = tr(
             "Using the mini backend because the Hugging Face Hub cannot be reached from this machine, so the real "

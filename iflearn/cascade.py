@@ -20,8 +20,9 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from iflearn import loading
-from iflearn.backend import Backend, BackendChoice, choose_backend
+from iflearn.backend import Backend, BackendChoice, cap_steps, choose_backend, real_backend, real_sizes_for
 from iflearn.device import MemoryMonitor, default_device, gpu_info
+from iflearn.embed_cache import EmbeddingCache, cache_dir
 from iflearn.errors import (
     BadArgumentError,
     StageNotAvailableError,
@@ -32,8 +33,10 @@ from iflearn.errors import (
     check_steps,
 )
 from iflearn.i18n import tr
+from iflearn.placement import HEADROOM_GB, Residency, part_cost
 from iflearn.plotting import to_pil
 from iflearn.recipes import Recipe, RecipeChoice, choose_recipe
+from iflearn.safety import SafetyReport, check_pictures, watermark_pictures
 from iflearn.text import PromptEncoding, encode_prompt
 
 __all__ = ["StageResult", "CascadeResult", "Cascade", "STAGE_NAMES"]
@@ -46,9 +49,11 @@ class StageResult:
     """One stage's output.
 
     Attributes:
-        images: ``(B, 3, H, W)`` float32 in ``[-1, 1]`` on the CPU.
+        images: ``(B, 3, H, W)`` float32 in ``[-1, 1]`` on the CPU, as shown: on the real backend after IF's
+            safety checker (flagged pictures are black) and with IF's watermark in the bottom-right corner.
         seconds: wall time of the stage (loading excluded).
         peak_memory_bytes: peak CUDA allocated memory on a GPU, peak process RSS on a CPU (see ``memory_kind``).
+        safety: what the safety checker flagged (real backend), else ``None``.
     """
 
     name: str
@@ -57,6 +62,7 @@ class StageResult:
     peak_memory_bytes: int
     memory_kind: str
     settings: dict[str, Any]
+    safety: SafetyReport | None = None
 
     @property
     def size(self) -> int:
@@ -101,12 +107,29 @@ class CascadeResult:
 class Cascade:
     """The IF cascade on one backend with one memory recipe. Build it with :meth:`Cascade.load`."""
 
-    def __init__(self, backend: Backend, recipe: Recipe, device: torch.device, reason: str = "") -> None:
+    def __init__(self, backend: Backend, recipe: Recipe, device: torch.device, reason: str = "",
+                 gpu_bytes: float | None = None) -> None:
         self.backend = backend
         self.recipe = recipe
         self.device = device
         self.reason = reason
         self._pipes: dict[str, Any] = {}
+        sizes = self.real_sizes
+        budget = None
+        if backend.name == "real" and recipe.offload == "none" and gpu_bytes is not None:
+            # The safety checker stays for good (every stage uses it); the rest share what is left.
+            safety = part_cost("safety", *sizes, half=recipe.dtype == torch.float16, t5_8bit=recipe.text_encoder_8bit)
+            budget = gpu_bytes - HEADROOM_GB * 1e9 - safety.weight_bytes
+        self.residency = Residency(budget)
+        folder = cache_dir() if backend.name == "real" else None
+        self.embeddings = EmbeddingCache(f"{backend.stage1}|{recipe.name}", folder)
+
+    @property
+    def real_sizes(self) -> tuple[str, str]:
+        """Stage I and II sizes (``"XL"``, ``"M"``, …) of a real backend, read from its repo ids."""
+        one = self.backend.stage1.rsplit("IF-I-", 1)[-1].split("-")[0]
+        two = self.backend.stage2.rsplit("IF-II-", 1)[-1].split("-")[0]
+        return one, two
 
     @classmethod
     def load(
@@ -115,8 +138,13 @@ class Cascade:
         recipe: str | None = None,
         device: str | torch.device | None = None,
         verbose: bool = True,
+        sizes: tuple[str, str] | None = None,
     ) -> Cascade:
         """Choose the backend (``"auto"``, ``"real"``, ``"mini"`` or a :class:`Backend`) and the recipe.
+
+        Args:
+            sizes: the real backend's stage I and II sizes, e.g. ``("XL", "L")``; default: what the recipe keeps
+                loaded for a whole notebook (:func:`iflearn.backend.real_sizes_for`: IF-I-M + IF-II-M on a T4).
 
         Nothing heavy is loaded yet: each part loads on first use, as its recipe says.
         """
@@ -139,34 +167,88 @@ class Cascade:
         else:
             info = gpu_info()
             rchoice: RecipeChoice = choose_recipe(info.free_gb if info else None, recipe)
+            if not isinstance(backend, Backend):
+                choice = BackendChoice(real_backend(*(sizes or real_sizes_for(rchoice.recipe.name))), choice.reason)
+        gpu_bytes = None
+        if choice.backend.name == "real":
+            info = gpu_info()
+            gpu_bytes = info.total_bytes if info else None
         if verbose:
             print(choice.reason)
             print(tr("Memory recipe: ", "메모리 레시피: ") + rchoice.reason)
-        return cls(choice.backend, rchoice.recipe, dev, choice.reason)
+            if choice.backend.name == "real":
+                print(tr("Checkpoints: ", "체크포인트: ") + f"{choice.backend.stage1}, {choice.backend.stage2}, "
+                      f"{choice.backend.stage3}")
+        return cls(choice.backend, rchoice.recipe, dev, choice.reason, gpu_bytes)
 
     # -- parts, loaded on first use -------------------------------------------------------------------------
     def pipe(self, part: str) -> Any:
-        """The loaded pipeline for ``"encoder"``, ``"stage1"``, ``"stage2"`` or ``"stage3"``."""
-        if part not in self._pipes:
-            loader = {
-                "encoder": loading.load_prompt_encoder,
-                "stage1": loading.load_stage1,
-                "stage2": loading.load_stage2,
-                "stage3": loading.load_stage3,
-            }[part]
-            self._pipes[part] = loader(self.backend, self.recipe, self.device)
+        """The loaded pipeline for ``"encoder"``, ``"stage1"``, ``"stage2"`` or ``"stage3"`` (``"safety"``: IF's
+        safety checker and watermarker on the real backend, ``None`` on mini-IF).
+
+        A part is loaded on first use and kept while it fits the recipe's GPU budget; loading one that does not fit
+        first unloads the parts used least recently (:class:`iflearn.placement.Residency`).
+        """
+        if part in self._pipes:
+            self.residency.touch(part)
+            return self._pipes[part]
+        loaders = {
+            "encoder": loading.load_prompt_encoder,
+            "stage1": loading.load_stage1,
+            "stage2": loading.load_stage2,
+            "stage3": loading.load_stage3,
+        }
+        if part == "safety":
+            self._pipes[part] = loading.load_safety(self.backend, self.recipe, self.device)
+            return self._pipes[part]
+        if part not in loaders:
+            raise BadArgumentError(tr(
+                f"part={part!r}: expected one of {(*loaders, 'safety')}.",
+                f"part={part!r}: {(*loaders, 'safety')} 중 하나여야 합니다.",
+            ))
+        if self.backend.name == "real":
+            half = self.recipe.dtype == torch.float16
+            cost = part_cost(part, *self.real_sizes, half=half, t5_8bit=self.recipe.text_encoder_8bit)
+            for old in self.residency.admit(part, cost.weight_bytes):
+                self.release(old)
+        if part == "encoder":
+            self._pipes[part] = loaders[part](self.backend, self.recipe, self.device)
+        else:
+            safety = self.pipe("safety")
+            self._pipes[part] = loaders[part](self.backend, self.recipe, self.device, safety)
         return self._pipes[part]
+
+    @property
+    def loaded(self) -> list[str]:
+        """The parts loaded now (``"safety"`` included once loaded)."""
+        return list(self._pipes)
 
     def release(self, part: str) -> None:
         """Drop a loaded part and free its memory (``gc.collect(); torch.cuda.empty_cache()``)."""
         self._pipes.pop(part, None)
+        self.residency.forget(part)
         loading.free()
 
+    def release_all(self) -> None:
+        """Drop every loaded part (the cached prompt embeddings stay)."""
+        for part in list(self._pipes):
+            self.release(part)
+
     def encode(self, prompt: str, negative_prompt: str = "") -> PromptEncoding:
-        """Encode the prompt and negative prompt once; with the 16 GB recipes, free the encoder afterwards."""
-        encoding = encode_prompt(self.pipe("encoder"), prompt, negative_prompt)
-        if self.recipe.free_text_encoder:
-            self.release("encoder")
+        """Encode the prompt and negative prompt, once per prompt: later calls (and, on the real backend, later
+        sessions) reuse the cached embeddings (:mod:`iflearn.embed_cache`) without loading the text encoder."""
+        check_prompt(prompt)
+        check_prompt(negative_prompt, "negative_prompt")
+        encoding = self.embeddings.get(prompt, negative_prompt)
+        if encoding is None:
+            encoding = encode_prompt(self.pipe("encoder"), prompt, negative_prompt)
+            self.embeddings.put(encoding)
+            if self.recipe.free_text_encoder:
+                self.release("encoder")
+        # In the dtype the stages compute in (fp16 on a GPU; float32 on a CPU), wherever they came from.
+        dtype = loading.compute_dtype(self.recipe, self.device) if self.backend.name == "real" else torch.float32
+        encoding.prompt_embeds = encoding.prompt_embeds.to(dtype)
+        encoding.negative_embeds = encoding.negative_embeds.to(dtype)
         return encoding
 
     # -- the cascade ----------------------------------------------------------------------------------------
@@ -208,7 +290,7 @@ class Cascade:
             # Raises the teaching error that explains which backend has stage III.
             loading.load_stage3(self.backend, self.recipe, self.device)
         defaults = self.backend.defaults
-        steps = tuple(steps) if steps is not None else tuple(d.steps for d in defaults)
+        steps = tuple(cap_steps(s) for s in steps) if steps is not None else tuple(d.steps for d in defaults)
         guidance = tuple(guidance) if guidance is not None else tuple(d.guidance_scale for d in defaults)
         if len(steps) < n or len(guidance) < n:
             raise BadArgumentError(
@@ -272,9 +354,17 @@ class Cascade:
         if part == "stage3":  # the x4 upscaler returns [0, 1]; keep the course's [-1, 1] convention
             images = images * 2 - 1
         images = images.detach().float().cpu().clamp(-1, 1)
+        shown, report = images, None
+        safety = self.pipe("safety")
+        if safety is not None:
+            # As IF's pipelines do for PIL output: flagged pictures become black (and so does what the next stage
+            # starts from); the picture shown carries the watermark, the one passed on does not.
+            images, report = check_pictures(safety, images)
+            shown = watermark_pictures(safety, images)
         settings = {k: v for k, v in kwargs.items() if isinstance(v, (int, float, str)) or v is None}
         settings["seed"] = seed
-        result.stages.append(StageResult(STAGE_NAMES[index], images, seconds, memory.peak_bytes, memory.kind, settings))
+        result.stages.append(StageResult(STAGE_NAMES[index], shown, seconds, memory.peak_bytes, memory.kind, settings,
+                                         report))
         if self.recipe.one_stage_at_a_time:
             self.release(part)
         return images

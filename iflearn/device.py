@@ -11,8 +11,11 @@ import torch
 
 __all__ = [
     "GpuInfo",
+    "SIMULATE_GPU_ENV",
     "default_device",
     "gpu_info",
+    "simulated_gpu",
+    "checkpoints_cached",
     "in_colab",
     "hub_token_present",
     "hub_reachable",
@@ -20,6 +23,11 @@ __all__ = [
 ]
 
 HUB_HOST = "huggingface.co"
+
+#: Tests only: ``IFLEARN_SIMULATE_GPU="15"`` (GB, optionally ``"Tesla T4:15"``) makes :func:`gpu_info` report a GPU
+#: of that size while every tensor stays on the CPU, so the ``real`` backend's recipes and placement run in CI
+#: against the real-layout fixture (``tests/real_layout.py``).
+SIMULATE_GPU_ENV = "IFLEARN_SIMULATE_GPU"
 
 
 @dataclass(frozen=True)
@@ -40,8 +48,30 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def simulated_gpu() -> GpuInfo | None:
+    """The GPU described by ``$IFLEARN_SIMULATE_GPU`` (tests only), or ``None`` when it is not set.
+
+    The value is a size in GB (``"15"``) or ``"name:GB"`` (``"Tesla T4:15"``); the whole memory counts as free.
+    """
+    value = os.environ.get(SIMULATE_GPU_ENV, "").strip()
+    if not value:
+        return None
+    name, _, size = value.rpartition(":")
+    try:
+        gb = float(size)
+    except ValueError:
+        raise ValueError(
+            f"{SIMULATE_GPU_ENV}={value!r}: expected a size in GB such as '15' or 'Tesla T4:15'. Unset it to use "
+            "this machine's real GPU (or none)."
+        ) from None
+    return GpuInfo(f"{name or 'simulated GPU'} (simulated, tensors stay on the CPU)", int(gb * 1e9), int(gb * 1e9))
+
+
 def gpu_info() -> GpuInfo | None:
-    """The GPU's name and memory, or ``None`` without CUDA."""
+    """The GPU's name and memory, or ``None`` without CUDA (a simulated GPU when ``$IFLEARN_SIMULATE_GPU`` is set)."""
+    simulated = simulated_gpu()
+    if simulated is not None:
+        return simulated
     if not torch.cuda.is_available():
         return None
     free, total = torch.cuda.mem_get_info()
@@ -74,6 +104,20 @@ def hub_reachable(timeout: float = 3.0) -> bool:
             return True
     except OSError:
         return False
+
+
+def checkpoints_cached(repos: list[str] | tuple[str, ...]) -> bool:
+    """True if every repo's ``model_index.json`` is already in the local Hub cache (``$HF_HUB_CACHE``), so the
+    pipelines load without the network (after a first download, or from a prepared cache)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - huggingface_hub is a dependency
+        return False
+    for repo in repos:
+        found = try_to_load_from_cache(repo, "model_index.json")
+        if not isinstance(found, str):
+            return False
+    return True
 
 
 class MemoryMonitor:

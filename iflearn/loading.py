@@ -17,16 +17,20 @@ from iflearn.backend import Backend
 from iflearn.errors import GatedModelError, HubUnreachableError, OutOfGPUMemoryError
 from iflearn.i18n import tr
 from iflearn.recipes import Recipe, recipe_for_oom
+from iflearn.safety import SafetyParts
 
 __all__ = [
     "hub_errors",
     "load_prompt_encoder",
+    "load_safety",
     "text_encoder_kwargs",
     "load_stage1",
     "load_stage2",
     "load_stage3",
     "place",
     "free",
+    "compute_dtype",
+    "quiet_loading",
     "quiet_pipeline_kwargs",
 ]
 
@@ -45,7 +49,8 @@ def quiet_pipeline_kwargs(backend: Backend) -> dict[str, Any]:
 def hub_errors(repo: str, recipe: Recipe | None = None) -> Iterator[None]:
     """Turn Hub and CUDA failures inside the block into iflearn's teaching errors."""
     try:
-        yield
+        with quiet_loading():
+            yield
     except torch.cuda.OutOfMemoryError as err:
         total = torch.cuda.get_device_properties(0).total_memory / 1e9 if torch.cuda.is_available() else None
         smaller = recipe_for_oom(recipe.name if recipe else "full_gpu", total)
@@ -107,20 +112,62 @@ def free() -> None:
 
 
 def place(pipe: Any, recipe: Recipe, device: torch.device) -> Any:
-    """Put a pipeline where the recipe says: on ``device``, or behind model/sequential CPU offload."""
-    if recipe.offload == "model" and device.type == "cuda":
-        pipe.enable_model_cpu_offload()
-    elif recipe.offload == "sequential" and device.type == "cuda":
-        pipe.enable_sequential_cpu_offload()
+    """Put a pipeline where the recipe says: on ``device``, or behind model/sequential CPU offload onto ``device``.
+
+    The offload hooks take the device given (``enable_model_cpu_offload(device=device)``), so a test can run the
+    same placement on the CPU that a learner's GPU runs.
+    """
+    if recipe.offload == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif recipe.offload == "sequential":
+        pipe.enable_sequential_cpu_offload(device=device)
     else:
         pipe.to(device)
     return pipe
 
 
-def _dtype_kwargs(backend: Backend, recipe: Recipe) -> dict[str, Any]:
+def compute_dtype(recipe: Recipe, device: torch.device) -> torch.dtype:
+    """The dtype the stages compute in: the recipe's, except on a CPU, where fp16 convolutions run ~15× slower than
+    fp32 (a simulated GPU in tests): there the fp16 files are loaded and upcast to float32."""
+    return torch.float32 if device.type == "cpu" else recipe.dtype
+
+
+def _dtype_kwargs(backend: Backend, recipe: Recipe, device: torch.device) -> dict[str, Any]:
     if backend.name == "real" and recipe.dtype == torch.float16:
-        return dict(variant="fp16", dtype=torch.float16)
+        return dict(variant="fp16", dtype=compute_dtype(recipe, device))
     return dict(dtype=recipe.dtype)
+
+
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Hide diffusers' and transformers' per-load progress bars and notes ("Loading pipeline components…", "Using
+    cached commit hash") while a part loads; the Hub's own download bars and errors still show."""
+    import warnings
+
+    from diffusers.utils import logging as diffusers_logging
+    from huggingface_hub.utils import logging as hub_logging
+    from transformers.utils import logging as transformers_logging
+
+    levels = diffusers_logging.get_verbosity(), transformers_logging.get_verbosity(), hub_logging.get_verbosity()
+    bars = diffusers_logging.is_progress_bar_enabled(), transformers_logging.is_progress_bar_enabled()
+    diffusers_logging.set_verbosity_error()
+    transformers_logging.set_verbosity_error()
+    hub_logging.set_verbosity_error()  # "Could not reach the Hub … Using cached commit hash" when working offline
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            # diffusers 0.42.1 passes huggingface_hub an argument it deprecated; nothing for a learner to act on
+            warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*")
+            yield
+    finally:
+        diffusers_logging.set_verbosity(levels[0])
+        transformers_logging.set_verbosity(levels[1])
+        hub_logging.set_verbosity(levels[2])
+        if bars[0]:
+            diffusers_logging.enable_progress_bar()
+        if bars[1]:
+            transformers_logging.enable_progress_bar()
 
 
 def text_encoder_kwargs(recipe: Recipe, device: torch.device) -> dict[str, Any]:
@@ -143,7 +190,9 @@ def text_encoder_kwargs(recipe: Recipe, device: torch.device) -> dict[str, Any]:
         from transformers import BitsAndBytesConfig
 
         kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
-        kwargs["device_map"] = {"": device.index or 0}
+        # The device given, with an index on an accelerator ("cuda:0"); bitsandbytes also runs int8 on the CPU.
+        where = device if device.type == "cpu" or device.index is not None else torch.device(device.type, 0)
+        kwargs["device_map"] = {"": str(where)}
     return kwargs
 
 
@@ -158,61 +207,94 @@ def load_prompt_encoder(backend: Backend, recipe: Recipe, device: torch.device) 
     if backend.name == "mini":
         from iflearn.mini.text_encoder import load_mini_text_encoder
 
-        from diffusers.utils import logging as diffusers_logging
-
         tokenizer, text_encoder = load_mini_text_encoder()
-        level = diffusers_logging.get_verbosity()
-        diffusers_logging.set_verbosity_error()  # IFPipeline's type hint names T5; MiniLM (a BertModel) is intended
-        try:
+        with quiet_loading():  # IFPipeline's type hint names T5; MiniLM (a BertModel) is intended
             pipe = IFPipeline.from_pretrained(
                 backend.check_local().stage1, text_encoder=text_encoder, tokenizer=tokenizer, unet=None,
                 **quiet_pipeline_kwargs(backend),
             )
-        finally:
-            diffusers_logging.set_verbosity(level)
         return pipe.to(device)
-    from transformers import T5EncoderModel
+    from transformers import T5EncoderModel, T5Tokenizer
 
     kwargs = text_encoder_kwargs(recipe, device)
     with hub_errors(backend.stage1, recipe):
+        tokenizer = T5Tokenizer.from_pretrained(backend.stage1, subfolder="tokenizer")
         text_encoder = T5EncoderModel.from_pretrained(backend.stage1, **kwargs)
-        if not recipe.text_encoder_8bit:
-            text_encoder.to(device)
-        pipe = IFPipeline.from_pretrained(
-            backend.stage1, text_encoder=text_encoder, unet=None, safety_checker=None, feature_extractor=None,
-            watermarker=None, requires_safety_checker=False,
+    if not recipe.text_encoder_8bit:
+        text_encoder.to(device)
+    # encode_prompt needs only these two; the UNet, scheduler and safety parts load with stage I.
+    return IFPipeline(
+        tokenizer=tokenizer, text_encoder=text_encoder, unet=None, scheduler=None, safety_checker=None,
+        feature_extractor=None, watermarker=None, requires_safety_checker=False,
+    )
+
+
+def load_safety(backend: Backend, recipe: Recipe, device: torch.device) -> SafetyParts | None:
+    """IF's safety checker, its CLIP image processor and the watermarker, from stage I's repository (real only).
+
+    Loaded once and handed to every stage, instead of each pipeline loading its own copy of CLIP ViT-L/14.
+    """
+    if backend.name != "real":
+        return None
+    from diffusers.pipelines.deepfloyd_if.watermark import IFWatermarker
+    from transformers import CLIPImageProcessor
+
+    from iflearn.safety import CompatIFSafetyChecker
+
+    with hub_errors(backend.stage1, recipe):
+        checker = CompatIFSafetyChecker.from_pretrained(
+            backend.stage1, subfolder="safety_checker", **_dtype_kwargs(backend, recipe, device)
         )
-    return pipe
+        extractor = CLIPImageProcessor.from_pretrained(backend.stage1, subfolder="feature_extractor")
+        marker = IFWatermarker.from_pretrained(backend.stage1, subfolder="watermarker")
+    checker.to(device if recipe.offload == "none" else "cpu")
+    return SafetyParts(checker, extractor, marker)
 
 
-def load_stage1(backend: Backend, recipe: Recipe, device: torch.device) -> Any:
-    """Stage I: ``IFPipeline`` without its text encoder (prompts come in as embeddings)."""
+def _stage_components(backend: Backend, recipe: Recipe, device: torch.device,
+                      safety: SafetyParts | None) -> dict[str, Any]:
+    """The safety parts a stage gets: the shared ones, loaded here if not given (real), or none (mini)."""
+    if backend.name != "real":
+        return quiet_pipeline_kwargs(backend)
+    return (safety or load_safety(backend, recipe, device)).as_components()
+
+
+def load_stage1(backend: Backend, recipe: Recipe, device: torch.device, safety: SafetyParts | None = None) -> Any:
+    """Stage I: ``IFPipeline`` without its text encoder (prompts come in as embeddings).
+
+    Args:
+        safety: the real backend's shared safety checker and watermarker (:func:`load_safety`); loaded here when
+            not given.
+    """
     from diffusers import IFPipeline
 
     folder = backend.check_local().stage1
     with hub_errors(folder, recipe):
         pipe = IFPipeline.from_pretrained(
-            folder, text_encoder=None, tokenizer=None, **quiet_pipeline_kwargs(backend), **_dtype_kwargs(backend, recipe)
+            folder, text_encoder=None, tokenizer=None, **_stage_components(backend, recipe, device, safety),
+            **_dtype_kwargs(backend, recipe, device),
         )
         return place(pipe, recipe, device)
 
 
-def load_stage2(backend: Backend, recipe: Recipe, device: torch.device) -> Any:
-    """Stage II: ``IFSuperResolutionPipeline`` without its text encoder."""
+def load_stage2(backend: Backend, recipe: Recipe, device: torch.device, safety: SafetyParts | None = None) -> Any:
+    """Stage II: ``IFSuperResolutionPipeline`` without its text encoder (``safety`` as for stage I)."""
     from diffusers import IFSuperResolutionPipeline
 
     folder = backend.check_local().stage2
     with hub_errors(folder, recipe):
         pipe = IFSuperResolutionPipeline.from_pretrained(
-            folder, text_encoder=None, tokenizer=None, **quiet_pipeline_kwargs(backend), **_dtype_kwargs(backend, recipe)
+            folder, text_encoder=None, tokenizer=None, **_stage_components(backend, recipe, device, safety),
+            **_dtype_kwargs(backend, recipe, device),
         )
         return place(pipe, recipe, device)
 
 
-def load_stage3(backend: Backend, recipe: Recipe, device: torch.device) -> Any:
+def load_stage3(backend: Backend, recipe: Recipe, device: torch.device, safety: SafetyParts | None = None) -> Any:
     """Stage III: Stability AI's x4 upscaler (``StableDiffusionUpscalePipeline``), with its own CLIP text encoder.
 
-    Unlike stages I and II it is a *latent* diffusion model: it denoises a VAE's latents and decodes them.
+    Unlike stages I and II it is a *latent* diffusion model: it denoises a VAE's latents and decodes them. Its own
+    repository has no safety checker; the cascade checks and watermarks its pictures with IF's (``safety``).
     """
     from diffusers import StableDiffusionUpscalePipeline
 
@@ -227,7 +309,7 @@ def load_stage3(backend: Backend, recipe: Recipe, device: torch.device) -> Any:
                 "real 백엔드에서만 됩니다. stages=2 로 하거나 GPU에서 backend='real' 로 실행하세요.",
             )
         )
-    kwargs: dict[str, Any] = dict(dtype=recipe.dtype)
+    kwargs: dict[str, Any] = dict(dtype=compute_dtype(recipe, device))
     if recipe.dtype == torch.float16:
         kwargs["variant"] = "fp16"
     with hub_errors(backend.stage3, recipe):

@@ -3,7 +3,7 @@
 | recipe       | when                     | text encoder           | stages                                   |
 |--------------|--------------------------|------------------------|------------------------------------------|
 | ``cpu``      | no CUDA (mini backend)   | float32, kept          | float32 on the CPU                       |
-| ``t4``       | 12–40 GB free (free Colab T4: ~15 GB) | T5 in 8-bit (bitsandbytes), freed after encoding | fp16, ``enable_model_cpu_offload()``, one stage at a time |
+| ``t4``       | 12–40 GB free (free Colab T4: ~15 GB) | T5 in 8-bit (bitsandbytes), kept | fp16 on the GPU, IF-I-M + IF-II-M by default, each kept loaded while they fit (``iflearn.placement``) |
 | ``full_gpu`` | ≥ 40 GB free             | fp16 on the GPU        | fp16, all on the GPU                     |
 | ``sequential`` | < 12 GB free           | T5 in 8-bit, freed     | fp16, ``enable_sequential_cpu_offload()`` (slow, smallest) |
 
@@ -33,7 +33,8 @@ class Recipe:
         dtype: weights' dtype for the UNets (and T5 unless 8-bit).
         text_encoder_8bit: load T5 with ``BitsAndBytesConfig(load_in_8bit=True)``.
         free_text_encoder: delete the text encoder after the prompts are encoded, then
-            ``gc.collect(); torch.cuda.empty_cache()``.
+            ``gc.collect(); torch.cuda.empty_cache()`` (embeddings are cached per prompt, so T5 reloads only for a
+            new prompt).
         offload: ``"none"`` (move to ``device``), ``"model"`` (``enable_model_cpu_offload``) or
             ``"sequential"`` (``enable_sequential_cpu_offload``).
         one_stage_at_a_time: free each stage's pipeline before loading the next.
@@ -51,8 +52,9 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {
     "cpu": Recipe("cpu", torch.float32, False, False, "none", False, "float32 on the CPU (mini backend)"),
     "t4": Recipe(
-        "t4", torch.float16, True, True, "model", True,
-        "16 GB class (free Colab T4): 8-bit T5, encode then free it, each stage in fp16 with model CPU offload",
+        "t4", torch.float16, True, False, "none", False,
+        "16 GB class (free Colab T4): 8-bit T5 and fp16 stages on the GPU (IF-I-M + IF-II-M by default: about 9 GB "
+        "of weights, so each part loads once); parts that would not fit unload the least recently used",
     ),
     "full_gpu": Recipe("full_gpu", torch.float16, False, False, "none", False, "≥ 40 GB: everything in fp16 on the GPU"),
     "sequential": Recipe(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from iflearn import errors
-from iflearn.backend import choose_backend, mini_backend, real_backend
+from iflearn.backend import choose_backend, mini_backend, real_backend, real_sizes_for
 from iflearn.i18n import set_language
 from iflearn.recipes import RECIPES, choose_recipe, recipe_for_oom
 
@@ -79,8 +79,10 @@ def test_recipe_from_free_memory(free_gb, name):
 
 def test_t4_recipe_is_the_free_colab_recipe():
     t4 = RECIPES["t4"]
-    assert t4.text_encoder_8bit and t4.free_text_encoder and t4.offload == "model" and t4.one_stage_at_a_time
+    # 8-bit T5 and fp16 stages kept on the GPU; what does not fit is unloaded by iflearn.placement.Residency
+    assert t4.text_encoder_8bit and not t4.free_text_encoder and t4.offload == "none" and not t4.one_stage_at_a_time
     assert str(t4.dtype) == "torch.float16"
+    assert real_sizes_for("t4") == ("M", "M") and real_sizes_for("full_gpu") == ("XL", "L")
 
 
 def test_recipe_override_and_bad_name():
