@@ -15,9 +15,9 @@ from nbformat import v4
 from notebook_files import write
 
 from iflearn.grading.cli import main as grade_main
-from iflearn.grading.extract import extract_answers, extract_function, load_json, read_notebook
+from iflearn.grading.extract import extract_answers, extract_function, read_notebook
 from iflearn.grading.grade import GradeOptions, GradeRow, Submission, find_submissions, grade_submission
-from iflearn.grading.gradebook import CELL_LIMIT, Gradebook, details_folder
+from iflearn.grading.gradebook import Gradebook
 from iflearn.grading.key import load_key
 from iflearn.quiz.spec import AnswerSpec, check_answer
 
@@ -93,6 +93,8 @@ def test_a_giant_integer_is_a_wrong_number_not_a_crash(tmp_path: Path) -> None:
 
 
 def test_deeply_nested_json_and_giant_numbers_parse(tmp_path: Path) -> None:
+    from iflearn.grading.extract import load_json
+
     data, pruned = load_json('{"a": ' + "[" * 50_000 + "]" * 50_000 + ', "b": [' + "7" * 5000 + "]}")
     assert pruned == 1 and data["a"] is not None and data["b"] == [float("inf")]
     path = write(tmp_path / "deep.ipynb", 'answer("q", True)')
@@ -129,6 +131,8 @@ def _row(name: str, details: str) -> GradeRow:
 
 
 def test_huge_cells_are_cut_and_kept_in_full_beside_the_gradebook(tmp_path: Path) -> None:
+    from iflearn.grading.gradebook import CELL_LIMIT, details_folder
+
     out = tmp_path / "book.csv"
     book = Gradebook.load(out)
     huge = "x" * 300_000 + " the end"
@@ -144,6 +148,8 @@ def test_huge_cells_are_cut_and_kept_in_full_beside_the_gradebook(tmp_path: Path
 
 
 def test_an_old_gradebook_with_a_huge_cell_still_loads_and_is_repaired(tmp_path: Path) -> None:
+    from iflearn.grading.gradebook import CELL_LIMIT
+
     out = tmp_path / "book.csv"
     out.write_text("submission,status,score,max_score,q,sandbox,reason,details,seconds,graded_at\n"
                    f"old.ipynb,ok,1,1,1,bwrap,,{'y' * 300_000},1.00,2026-01-01\n", encoding="utf-8")

@@ -18,12 +18,14 @@ Writes ``{"status": "ok"|"error"|"timeout", "reason": ..., "cells_run": ..., ...
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
 import signal
 import sys
 import time
+from queue import Empty
 from typing import Any
 
 __all__ = ["main"]
@@ -52,35 +54,112 @@ def _skip_slow_optional_imports() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    _skip_slow_optional_imports()
-    import nbformat
+def _kernel_classes() -> tuple[type, type]:
+    """The kernel manager and client for one sandboxed kernel (imported here: jupyter_client takes a while)."""
+    from jupyter_client.asynchronous.client import AsyncKernelClient
     from jupyter_client.manager import AsyncKernelManager
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    from iflearn.grading.sandbox import Sandbox, jail_command, launch_environment
+    from iflearn.grading.sandbox import launch_environment
 
-    workdir = os.path.dirname(os.path.abspath(args.notebook))
-    sandbox = Sandbox(args.sandbox, "chosen by the grader")
+    class ReadyClient(AsyncKernelClient):
+        async def wait_for_ready(self, timeout: float | None = None) -> None:  # type: ignore[override]
+            """jupyter_client's check (a kernel_info reply on shell, then a message on IOPub), without its final
+            0.2 s wait for IOPub to fall silent: nbclient ignores messages that answer no request of its own."""
+            deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+            while True:
+                self.kernel_info()
+                try:
+                    msg = await self.shell_channel.get_msg(timeout=1)
+                except Empty:
+                    msg = None
+                if msg is not None and msg["msg_type"] == "kernel_info_reply":
+                    try:
+                        await self.iopub_channel.get_msg(timeout=0.2)
+                    except Empty:
+                        pass
+                    else:
+                        self._handle_kernel_info_reply(msg)
+                        break
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+            while True:  # drain what is already there
+                try:
+                    await self.iopub_channel.get_msg(timeout=0.005)
+                except Empty:
+                    break
 
     class SandboxedKernelManager(AsyncKernelManager):
+        jail: Any = None  # (workdir, sandbox, memory_mb, fsize_mb), set before start
+
         def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+            from iflearn.grading.sandbox import jail_command
+
             # always this Python's ipykernel (whatever kernelspec the notebook or the machine names),
             # so the sandbox's read-only binds match the interpreter that runs
-            command = [sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file, *(extra_arguments or [])]
-            return jail_command(command, workdir, sandbox=sandbox, memory_mb=args.memory_mb, fsize_mb=args.fsize_mb)
+            workdir, sandbox, memory_mb, fsize_mb = self.jail
+            command = [sys.executable, "-m", "iflearn.grading._kernel", "-f", self.connection_file,
+                       *(extra_arguments or [])]
+            return jail_command(command, workdir, sandbox=sandbox, memory_mb=memory_mb, fsize_mb=fsize_mb)
 
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
             # bwrap is process 1 in the sandbox: its /proc/1/environ must hold nothing of the grader's
             kw["env"] = launch_environment()
             await super()._async_launch_kernel(kernel_cmd, **kw)
 
+        async def _async_wait(self, pollinterval: float = 0.1) -> None:
+            await super()._async_wait(pollinterval=0.01)  # a killed kernel is gone within milliseconds
+
         def cleanup_connection_file(self) -> None:
             """Leave it: the path may now lead out of the sandbox; the grader removes the work folder."""
 
         def cleanup_ipc_files(self) -> None:
             """Leave them, as the connection file."""
+
+    return SandboxedKernelManager, ReadyClient
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    _skip_slow_optional_imports()
+    from jupyter_core.utils import run_sync
+
+    from iflearn.grading.sandbox import Sandbox
+
+    workdir = os.path.dirname(os.path.abspath(args.notebook))
+    sandbox = Sandbox(args.sandbox, "chosen by the grader")
+    manager_class, client_class = _kernel_classes()
+    from jupyter_client.kernelspec import KernelSpec
+
+    kernel_spec = KernelSpec(argv=[sys.executable, "-m", "iflearn.grading._kernel", "-f", "{connection_file}"],
+                             display_name="Python 3 (grading)", language="python")
+    km = manager_class(kernel_name="python3", transport="ipc", ip=os.path.join(workdir, "ipc", "kernel"),
+                       connection_file=os.path.join(workdir, "ipc", "kernel.json"))
+    km.jail = (workdir, sandbox, args.memory_mb, args.fsize_mb)
+    km.client_factory = client_class
+    km._kernel_spec = kernel_spec  # noqa: SLF001 - the command is ours (format_kernel_cmd): no kernelspec search
+    os.makedirs(os.path.join(workdir, "ipc"), exist_ok=True)
+    result: dict[str, Any] = {"status": "ok", "reason": "", "sandbox": sandbox.kind}
+    started = time.monotonic()
+    try:
+        # start the kernel first: it boots in its sandbox while this process loads nbformat and nbclient
+        run_sync(km.start_kernel)(cwd=workdir, extra_arguments=["--HistoryManager.hist_file=:memory:"])
+    except Exception as exc:
+        result.update(status="error", reason=f"could not start the kernel: {type(exc).__name__}: {str(exc)[:200]}")
+        return result
+    try:
+        return _execute(args, km, workdir, result, started)
+    finally:
+        with contextlib.suppress(Exception):
+            if km.has_kernel:
+                run_sync(km.shutdown_kernel)(now=True)
+
+
+def _execute(args: argparse.Namespace, km: Any, workdir: str, result: dict[str, Any],
+             started: float) -> dict[str, Any]:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     stats = {"bytes": 0, "dropped": 0}
     cap = args.max_output_kb * 1024
@@ -92,9 +171,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if stats["bytes"] > cap:
                 stats["dropped"] += 1
                 return None
+            if not args.executed:  # nobody will read the outputs: count them, do not build (and validate) them
+                return None
             return super().output(outs, msg, display_id, cell_index)
 
-    notebook = nbformat.read(args.notebook, as_version=4)
+    # the grader wrote this copy from a notebook it had validated: read it back without validating again
+    with open(args.notebook, encoding="utf-8") as handle:
+        notebook = nbformat.v4.reads(handle.read())
     code = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
     deadline = time.monotonic() + args.timeout
     state = {"cell": -1, "notebook_limit": False}
@@ -104,10 +187,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         state["notebook_limit"] = left < args.cell_timeout
         return max(1, int(min(args.cell_timeout, left)))
 
-    km = SandboxedKernelManager(kernel_name="python3", transport="ipc",
-                                ip=os.path.join(workdir, "ipc", "kernel"),
-                                connection_file=os.path.join(workdir, "ipc", "kernel.json"))
-    os.makedirs(os.path.join(workdir, "ipc"), exist_ok=True)
     client = CappedClient(notebook, km=km, timeout_func=cell_timeout, startup_timeout=min(60, args.timeout),
                           allow_errors=False, shutdown_kernel="immediate", record_timing=False,
                           store_widget_state=False,
@@ -117,8 +196,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         state["cell"] = cell_index
 
     client.on_cell_start = on_cell_start
-    result: dict[str, Any] = {"status": "ok", "reason": "", "cells_total": len(code), "sandbox": sandbox.kind}
-    started = time.monotonic()
+    result["cells_total"] = len(code)
     try:
         client.execute(cleanup_kc=True)
     except CellTimeoutError:
@@ -152,6 +230,55 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def _address_space() -> int:
+    """Bytes of address space this process uses now (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            return int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def preload() -> None:
+    """Import what :func:`run` needs, in the grader, so that a runner forked from it starts at once.
+
+    The runner only drives the kernel; no submitted code ever runs in it (the kernel is a new process in the
+    sandbox), so nothing of one learner's run can reach the next one through these modules.
+    """
+    _skip_slow_optional_imports()
+    import jupyter_client.asynchronous.client  # noqa: F401
+    import jupyter_client.kernelspec  # noqa: F401
+    import jupyter_client.manager  # noqa: F401
+    import jupyter_core.utils  # noqa: F401
+    import nbclient  # noqa: F401
+    import nbclient.exceptions  # noqa: F401
+    import nbformat  # noqa: F401
+
+
+def forked_main(argv: list[str]) -> None:
+    """The body of a runner forked from the grader (``os.fork``): new session, no inherited output, a fresh
+    event loop; never returns."""
+    code = 1
+    try:
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        import asyncio
+
+        from iflearn.grading.grade import child_environment
+
+        keep = child_environment()  # what a runner started as a new process would get, and no more
+        os.environ.clear()
+        os.environ.update(keep)
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        code = main(argv)
+    except BaseException:  # noqa: BLE001 - a forked child must never return into the grader's code
+        pass
+    finally:
+        os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--notebook", required=True)
@@ -170,9 +297,12 @@ def main(argv: list[str] | None = None) -> int:
         _die_with_parent()
         if os.getppid() != args.parent_pid:  # the grader died before the line above took effect
             return 1
-    # cap this process too (soft limit only, so the kernel's own limit can still be set above it)
+    # cap this process too (soft limit only, so the kernel's own limit can still be set above it); a runner
+    # forked from the grader starts with the grader's address space, so the cap comes on top of that
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    resource.setrlimit(resource.RLIMIT_AS, (args.runner_memory_mb * 2**20, hard))
+    limit = _address_space() + args.runner_memory_mb * 2**20
+    if hard == resource.RLIM_INFINITY or limit < hard:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     try:
         result = run(args)
     except Exception as exc:  # report, never leave the grader without a result

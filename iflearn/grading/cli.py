@@ -77,7 +77,8 @@ def _grade_with_pytest(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="iflearn-pytest-") as ini_dir:
         ini = Path(ini_dir) / "pytest.ini"
         ini.write_text("[pytest]\n", encoding="utf-8")
-        cmd = [sys.executable, "-m", "pytest", *_plugin_args(), "-p", "no:cacheprovider", "-c", str(ini),
+        cmd = [sys.executable, "-m", "pytest", *_plugin_args(), "-p", "no:cacheprovider", "-p", "no:nbval",
+               "-c", str(ini),
                "--rootdir", ini_dir, "-q", "-n", str(args.workers),
                "--iflearn-grade", *[os.path.abspath(s) for s in args.submissions],
                "--iflearn-base", os.getcwd(),

@@ -26,9 +26,14 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+import sys
 from typing import Any
 
-import nbformat
+# jsonschema optionally imports ``rfc3987_syntax`` (an IRI grammar, about two seconds to build) for a format
+# check nbformat never asks for; the grader's processes (and pytest-xdist's) start without it
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+import nbformat  # noqa: E402
 
 __all__ = ["NotebookProblem", "UnsafeFile", "FoundAnswer", "read_regular_file", "load_json", "read_notebook",
            "code_cells", "extract_answers", "extract_function"]

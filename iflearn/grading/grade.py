@@ -38,13 +38,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from iflearn.grading.extract import (NotebookProblem, extract_answers, extract_function, load_json,
                                      read_notebook, read_regular_file)
 from iflearn.grading.key import Key
 from iflearn.grading.sandbox import Sandbox, detect_sandbox, jail_command, launch_environment
 from iflearn.quiz.spec import check_answer
+
+import nbformat  # after .extract, which keeps its import fast  # noqa: E402, I001
 
 __all__ = ["STATUSES", "GradeOptions", "GradeRow", "Submission", "find_submissions", "grade_submission",
            "clean_text", "safe_file_name"]
@@ -236,6 +236,8 @@ def child_environment() -> dict[str, str]:
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # not yet its own group leader
+        os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
 
@@ -292,9 +294,48 @@ def _runner_result(control: Path, finished: bool, options: GradeOptions) -> dict
     return result
 
 
+class _ForkedRunner:
+    """A runner forked from this process (its imports are already loaded), waited for like a ``Popen``."""
+
+    def __init__(self, argv: list[str]) -> None:
+        from iflearn.grading import _runner
+
+        _runner.preload()  # once per grader process; a no-op afterwards
+        self.pid = os.fork()
+        if self.pid == 0:
+            _runner.forked_main(argv)  # never returns
+        self.returncode: int | None = None
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is not None:
+            return self.returncode
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 0.002
+        while True:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+                return self.returncode
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(["runner"], timeout or 0)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+
+
+def _can_fork() -> bool:
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and os.environ.get("IFLEARN_GRADING_NO_FORK") != "1"
+
+
 def _execute(notebook_path: Path, control: Path, options: GradeOptions, sandbox: Sandbox) -> dict[str, Any]:
+    """Run the notebook through the runner: forked from this process where possible (no interpreter to start,
+    nothing to import), else as ``python -m iflearn.grading._runner``; either way in its own session, killed
+    with its whole process group at the deadline."""
+    command = _runner_command(notebook_path, control, options, sandbox)
     # the runner enforces the limits itself; this is the backstop if it hangs (kernel start + cleanup slack)
-    finished = _run_child(_runner_command(notebook_path, control, options, sandbox), timeout=options.timeout + 90)
+    if _can_fork():
+        finished = _wait_child(_ForkedRunner(command[3:]), timeout=options.timeout + 90)  # type: ignore[arg-type]
+    else:
+        finished = _run_child(command, timeout=options.timeout + 90)
     return _runner_result(control, finished, options)
 
 
