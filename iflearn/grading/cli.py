@@ -77,8 +77,10 @@ def _grade_with_pytest(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="iflearn-pytest-") as ini_dir:
         ini = Path(ini_dir) / "pytest.ini"
         ini.write_text("[pytest]\n", encoding="utf-8")
-        cmd = [sys.executable, "-m", "pytest", *_plugin_args(), "-p", "no:cacheprovider", "-p", "no:nbval",
-               "-c", str(ini),
+        # no conftest.py of the folder graded from (a course's own test set-up may import torch), and none of
+        # the installed plugins grading does not use: each would be loaded by every xdist worker
+        unused = [arg for name in ("cacheprovider", "nbval", "anyio", "platformdirs") for arg in ("-p", f"no:{name}")]
+        cmd = [sys.executable, "-m", "pytest", *_plugin_args(), *unused, "--noconftest", "-c", str(ini),
                "--rootdir", ini_dir, "-q", "-n", str(args.workers),
                "--iflearn-grade", *[os.path.abspath(s) for s in args.submissions],
                "--iflearn-base", os.getcwd(),

@@ -25,7 +25,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from iflearn.grading.grade import GradeRow, safe_file_name
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # grade.py (and nbformat with it) is imported only when rows are added
+    from iflearn.grading.grade import GradeRow
 
 __all__ = ["FIXED_FRONT", "FIXED_BACK", "CELL_LIMIT", "Gradebook", "QuestionSummary", "summarise",
            "write_summary", "atomic_write", "details_folder"]
@@ -124,6 +127,8 @@ class Gradebook:
         for qid in questions:
             if qid not in self.questions:
                 self.questions.append(qid)
+        from iflearn.grading.grade import safe_file_name
+
         folder = details_folder(self.path).name if self.path else "<gradebook>.details"
         for row in rows:
             details = "; ".join(f"{q}: {d}" for q, d in row.details.items() if d != "correct")
@@ -157,6 +162,8 @@ class Gradebook:
         """Write the CSV atomically, after the full-text files of the rows added since the last write."""
         path = Path(path)
         if self.full_text:
+            from iflearn.grading.grade import safe_file_name
+
             folder = details_folder(path)
             folder.mkdir(parents=True, exist_ok=True)
             for identity, text in list(self.full_text.items()):
