@@ -42,7 +42,6 @@ from iflearn.grading.extract import (NotebookProblem, extract_answers, extract_f
                                      read_notebook, read_regular_file)
 from iflearn.grading.key import Key
 from iflearn.grading.sandbox import Sandbox, detect_sandbox, jail_command, launch_environment
-from iflearn.quiz.spec import check_answer
 
 import nbformat  # after .extract, which keeps its import fast  # noqa: E402, I001
 
@@ -352,8 +351,8 @@ class _ExerciseRun:
 
 
 def _exercise_cases(key: Key, qid: str, exercise: Any) -> list[Any]:
-    hidden = key.hidden_cases(qid) if hasattr(key, "hidden_cases") else None
-    return hidden if hidden else exercise.cases(secrets.randbits(31))
+    """The key's hidden cases for this question, else the exercise's edge cases and fresh random ones."""
+    return key.hidden_cases(qid) or exercise.cases(secrets.randbits(31))
 
 
 def _start_exercises(notebook: Any, key: Key, exercises: dict[str, str], workdir: Path, options: GradeOptions,
@@ -399,18 +398,12 @@ def _start_exercises(notebook: Any, key: Key, exercises: dict[str, str], workdir
 
 
 def _score_outputs(key: Key, qid: str, exercise: Any, cases: list[Any], entry: Any) -> tuple[float, str]:
-    from iflearn.quiz.exercises import compare_outputs
-
+    """Points for the worker's answer about one exercise: compared here, case by case (partial credit if the
+    key gives it)."""
     if not isinstance(entry, dict) or not isinstance(entry.get("outputs", []), list):
         return 0.0, "the function failed: bad response"
     outputs, error = entry.get("outputs", []), str(entry.get("error") or "")[:300]
-    if hasattr(key, "score_exercise"):
-        return key.score_exercise(qid, exercise, cases, outputs[:len(cases)], error)
-    if error or len(outputs) != len(cases):
-        return 0.0, f"the function failed: {error or 'no outputs'}"
-    result = compare_outputs(exercise, cases, outputs)
-    return (key.questions[qid].points if result.passed else 0.0,
-            "correct" if result.passed else result.message.lstrip("❌ "))
+    return key.score_exercise(qid, exercise, cases, outputs[:len(cases)], error)
 
 
 def _finish_exercises(run: _ExerciseRun, key: Key) -> dict[str, tuple[float, str]]:
@@ -445,12 +438,8 @@ def _grade_exercises(notebook: Any, exercises: dict[str, str], workdir: Path, op
 
 def _score_answer(key: Key, qid: str, value: Any) -> tuple[float, str]:
     """Points and reason for one answer; a value that cannot be compared costs this question only."""
-    spec = key.questions[qid]
     try:
-        if hasattr(key, "score_answer"):
-            return key.score_answer(qid, value)
-        verdict = check_answer(spec, value)
-        return (spec.points if verdict.correct else 0.0), verdict.reason
+        return key.score_answer(qid, value)  # partial credit where the key says
     except (OverflowError, RecursionError, MemoryError, ValueError, TypeError) as exc:
         return 0.0, f"wrong: the answer cannot be compared ({type(exc).__name__}: {str(exc)[:80]})"
 
