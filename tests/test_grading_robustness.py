@@ -300,3 +300,13 @@ def test_a_notebook_file_under_a_symlinked_name_is_not_followed(tmp_path: Path) 
     with pytest.raises(UnsafeFile, match="over the"):
         target.write_bytes(b" " * 200)
         read_regular_file(target, 100)
+
+
+def test_the_runner_started_as_a_new_interpreter_grades_the_same(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path / "plain.ipynb", *RIGHT, "1 / 0")
+    forked = grade(path)
+    monkeypatch.setenv("IFLEARN_GRADING_NO_FORK", "1")
+    started = grade(path)
+    assert (forked.status, forked.total) == (started.status, started.total) == ("error", 2)
+    assert "ZeroDivisionError" in forked.reason and "ZeroDivisionError" in started.reason

@@ -15,6 +15,11 @@ Every file read back from a sandbox is opened as a regular file only, size-cappe
 children get a filtered environment and the sandbox a clean one, so no secret of the instructor's
 environment is readable inside; text from a submission is stripped of terminal escapes before it reaches
 the gradebook or the terminal.
+
+Start costs are paid once per grader process where that is safe: on Linux the notebook runner (which only
+drives the kernel and never runs submitted code) is forked from the grader with its modules already loaded
+(``IFLEARN_GRADING_NO_FORK=1`` starts it as a new interpreter instead). Whatever runs submitted code (the
+kernel, the exercise worker) is always a new interpreter in a new sandbox, one per submission.
 """
 
 from __future__ import annotations
