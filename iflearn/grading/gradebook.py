@@ -154,7 +154,7 @@ class Gradebook:
         writer.writeheader()
         for identity in sorted(self.rows):
             # rows loaded from an older gradebook may hold huge cells: cut them so the next load stays easy
-            writer.writerow({k: _bounded(v, "an earlier run") if isinstance(v, str) else v
+            writer.writerow({k: _bounded(v, "an earlier run") if isinstance(v, str) and k != "submission" else v
                              for k, v in self.rows[identity].items()})
         return buffer.getvalue().encode("utf-8", errors="backslashreplace")  # never fail on odd text
 
