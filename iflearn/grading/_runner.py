@@ -139,6 +139,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     km.client_factory = client_class
     km._kernel_spec = kernel_spec  # noqa: SLF001 - the command is ours (format_kernel_cmd): no kernelspec search
     os.makedirs(os.path.join(workdir, "ipc"), exist_ok=True)
+    with open(args.notebook, encoding="utf-8") as handle:  # before the kernel (and anything it runs) starts
+        args.notebook_text = handle.read()
     result: dict[str, Any] = {"status": "ok", "reason": "", "sandbox": sandbox.kind}
     started = time.monotonic()
     try:
@@ -176,8 +178,7 @@ def _execute(args: argparse.Namespace, km: Any, workdir: str, result: dict[str, 
             return super().output(outs, msg, display_id, cell_index)
 
     # the grader wrote this copy from a notebook it had validated: read it back without validating again
-    with open(args.notebook, encoding="utf-8") as handle:
-        notebook = nbformat.v4.reads(handle.read())
+    notebook = nbformat.v4.reads(args.notebook_text)
     code = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
     deadline = time.monotonic() + args.timeout
     state = {"cell": -1, "notebook_limit": False}
