@@ -221,12 +221,13 @@ def write_summary(book: Gradebook, out: Path, max_points: dict[str, float] | Non
     lines += [f"| `{s.question}` | {_fmt(s.correct)} | {s.graded} | {s.percent:.1f} |" for s in summary]
     atomic_write(paths[1], ("\n".join(lines) + "\n").encode("utf-8"))
 
-    import matplotlib
+    # matplotlib's object API with the Agg canvas: no pyplot, no change to the caller's backend
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.6 * len(summary) + 2), 3.5))
+    fig = Figure(figsize=(max(4.0, 0.6 * len(summary) + 2), 3.5))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     ax.bar(range(len(summary)), [s.percent for s in summary], color="#3b6ea8")
     ax.set_xticks(range(len(summary)), [s.question for s in summary], rotation=45, ha="right", fontsize=8)
     ax.set_ylim(0, 100)
@@ -235,6 +236,5 @@ def write_summary(book: Gradebook, out: Path, max_points: dict[str, float] | Non
     fig.tight_layout()
     buffer_png = io.BytesIO()
     fig.savefig(buffer_png, format="png", dpi=100)
-    plt.close(fig)
     atomic_write(paths[2], buffer_png.getvalue())
     return paths
