@@ -603,12 +603,22 @@ def measure_encoder(encoder: Any, settings: Settings) -> tuple[dict[str, Any], t
 
 
 def run_t4(settings: Settings, runner: Runner, out: dict[str, Any]) -> dict[str, Any]:
-    """iflearn's ``t4`` recipe under a 15 GB cap: every flag of ``RECIPES["t4"]`` drives what happens.
+    """iflearn's ``t4`` recipe under a 15 GB cap: every flag of ``RECIPES["t4"]`` drives what happens, and parts
+    stay loaded while they fit, as in ``iflearn.cascade`` (``iflearn.placement.Residency`` with the published
+    sizes of the configured stages: with IF-I-XL, loading stage I unloads T5).
 
     Fills ``out`` part by part (so a run stopped halfway keeps what it measured) and returns it.
     """
+    from iflearn.placement import HEADROOM_GB, Residency, part_cost
+
     recipe = RECIPES["t4"]
-    out.update({"recipe": recipe.name, "summary": recipe.summary, "skipped": {}, "stages": {}})
+    sizes = (next(k for k, v in STAGE1_CONFIGS.items() if v == settings.stage1_config),
+             next(k for k, v in STAGE2_CONFIGS.items() if v == settings.stage2_config))
+    costs = {part: part_cost(part, *sizes, half=True, t5_8bit=recipe.text_encoder_8bit).weight_bytes
+             for part in ("encoder", "stage1", "stage2", "stage3")}
+    residency = Residency(T4_CAP_BYTES - HEADROOM_GB * 1e9)
+    held: dict[str, Any] = {}
+    out.update({"recipe": recipe.name, "summary": recipe.summary, "skipped": {}, "stages": {}, "sizes": list(sizes)})
     dtype = recipe.dtype if settings.cuda else torch.float32
     if not settings.cuda:
         out["skipped"]["float16"] = f"{NEEDS_CUDA}: float32 on the CPU"
@@ -634,8 +644,12 @@ def run_t4(settings: Settings, runner: Runner, out: dict[str, Any]) -> dict[str,
                     notes["quantization_error"] = error_record(err)["error"]
                 record, state["embeds"] = measure_encoder(encoder, settings)
                 record.update(notes)
+                residency.admit("encoder", costs["encoder"])
+                held["encoder"] = encoder
+                del encoder
                 if recipe.free_text_encoder:
-                    del encoder
+                    residency.forget("encoder")
+                    held.pop("encoder")
                     free()
                     record["freed"] = True
                     if settings.cuda:
@@ -651,11 +665,22 @@ def run_t4(settings: Settings, runner: Runner, out: dict[str, Any]) -> dict[str,
                         raise RuntimeError("no prompt embeddings: the text encoder step failed (see text_encoder)")
                     if stage != "stage_I" and image is None:
                         raise RuntimeError("no input picture: the previous stage failed")
+                    part = {"stage_I": "stage1", "stage_II": "stage2", "stage_III": "stage3"}[stage]
+                    unloaded = residency.admit(part, costs[part])
+                    for old in unloaded:
+                        held.pop(old, None)
+                    if unloaded:
+                        free()
                     pipe = place(build_stage(stage, settings, dtype), recipe, settings.device)
                     record, image = measure_stage(stage, pipe, recipe, settings, dtype, state["embeds"], image)
                     record["offload"] = recipe.offload if settings.cuda else "none (CPU)"
+                    record["unloaded_before"] = unloaded
+                    record["kept_loaded"] = residency.loaded
+                    held[part] = pipe
+                    del pipe
                     if recipe.one_stage_at_a_time:
-                        del pipe
+                        residency.forget(part)
+                        held.pop(part)
                         free()
                     return record
 
@@ -663,6 +688,8 @@ def run_t4(settings: Settings, runner: Runner, out: dict[str, Any]) -> dict[str,
                 if "error" in out["stages"][stage] or "skipped" in out["stages"][stage]:
                     image = None
     finally:
+        held.clear()
+        free()
         shutil.rmtree(folder, ignore_errors=True)
     return out
 

@@ -23,7 +23,7 @@ def doctor_report() -> list[tuple[str, str]]:
     import torch
 
     from iflearn import device
-    from iflearn.backend import choose_backend
+    from iflearn.backend import choose_backend, real_backend, real_sizes_for
     from iflearn.i18n import tr
     from iflearn.recipes import choose_recipe
 
@@ -38,10 +38,13 @@ def doctor_report() -> list[tuple[str, str]]:
         ("hub token", tr("present", "있음") if device.hub_token_present() else tr("not found", "없음")),
         ("hub reachable", tr("yes", "예") if reachable else tr("no", "아니오")),
     ]
-    choice = choose_backend("auto", cuda=info is not None, hub=reachable)
+    choice = choose_backend("auto", cuda=info is not None)  # Hub access, or the checkpoints already cached
     recipe = choose_recipe(info.free_gb if info else None)
     rows.append(("backend", f"{choice.backend.name} — {choice.reason}"))
     rows.append(("recipe", f"{recipe.recipe.name} — {recipe.reason}"))
+    if choice.backend.name == "real":
+        chosen = real_backend(*real_sizes_for(recipe.recipe.name))
+        rows.append(("checkpoints", f"{chosen.stage1}, {chosen.stage2}, {chosen.stage3}"))
     return rows
 
 

@@ -5,6 +5,7 @@ Commands::
     python -m iflearn.nbtools execute notebooks/      # re-run every notebook in a fresh kernel, in place,
                                                       # and print each one's wall time (a Markdown table)
     python -m iflearn.nbtools check notebooks/        # fail on out-of-order counts, editor metadata, big outputs
+    python -m iflearn.nbtools colab notebooks/        # write the Colab setup cell (address from pyproject.toml)
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import argparse
 import json
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import nbformat
 
-__all__ = ["MAX_NOTEBOOK_BYTES", "MAX_OUTPUT_BYTES", "ALLOWED_METADATA", "check_notebook", "clean_notebook",
-           "execute_notebook", "main"]
+__all__ = ["MAX_NOTEBOOK_BYTES", "MAX_OUTPUT_BYTES", "ALLOWED_METADATA", "COLAB_TAG", "check_notebook",
+           "clean_notebook", "execute_notebook", "repository_url", "colab_setup_source", "set_colab_cell", "main"]
 
 #: Size limits for a committed notebook and for one cell's outputs.
 MAX_NOTEBOOK_BYTES = 2_000_000
@@ -27,6 +29,48 @@ MAX_OUTPUT_BYTES = 600_000
 ALLOWED_METADATA = {"kernelspec", "language_info"}
 #: Cell-level metadata keys that may be committed.
 ALLOWED_CELL_METADATA = {"tags"}
+
+
+#: Tag of the one setup cell each notebook opens with.
+COLAB_TAG = "colab-setup"
+
+
+def repository_url(root: str | Path = ".") -> str:
+    """The course's repository address: ``[project.urls] Repository`` in ``pyproject.toml`` (edit it there)."""
+    project = tomllib.loads((Path(root) / "pyproject.toml").read_text())["project"]
+    return project["urls"]["Repository"]
+
+
+def colab_setup_source(repository: str) -> str:
+    """The setup cell: installs the course with its GPU extras in Colab, does nothing anywhere else.
+
+    ``iflearn`` does not pin torch, so pip keeps Colab's own CUDA build.
+    """
+    host = repository.split("://", 1)[-1]
+    return (
+        "# Colab only: install the course and its GPU extras (Colab's own torch is kept). Elsewhere: nothing to do.\n"
+        "import sys\n"
+        "\n"
+        'if "google.colab" in sys.modules:\n'
+        f'    %pip install --quiet "iflearn[gpu] @ git+https://{host}"'
+    )
+
+
+def set_colab_cell(nb: nbformat.NotebookNode, repository: str) -> bool:
+    """Put the setup cell first among the code cells (after the title), or update it; True if anything changed."""
+    from nbformat import v4
+
+    source = colab_setup_source(repository)
+    for cell in nb.cells:
+        if COLAB_TAG in cell.get("metadata", {}).get("tags", []):
+            if cell.source == source:
+                return False
+            cell.source = source
+            return True
+    cell = v4.new_code_cell(source, metadata={"tags": [COLAB_TAG]})
+    at = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0
+    nb.cells.insert(at, cell)
+    return True
 
 
 def check_notebook(path: str | Path) -> list[str]:
@@ -107,8 +151,23 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("--timeout", type=int, default=600, help="per-cell time limit in seconds")
     ch = sub.add_parser("check", help="check committed notebooks are clean")
     ch.add_argument("paths", nargs="+")
+    co = sub.add_parser("colab", help="write each notebook's Colab setup cell from pyproject.toml's Repository")
+    co.add_argument("paths", nargs="+")
+    co.add_argument("--check", action="store_true", help="only report notebooks whose setup cell is out of date")
     args = parser.parse_args(argv)
     notebooks = _notebooks(args.paths)
+    if args.command == "colab":
+        url = repository_url()
+        stale = []
+        for path in notebooks:
+            nb = nbformat.read(path, as_version=4)
+            if set_colab_cell(nb, url):
+                stale.append(path.name)
+                if not args.check:
+                    nbformat.write(nb, path)
+        verb = "out of date" if args.check else "updated"
+        print(f"{verb}: {', '.join(stale)}" if stale else f"{len(notebooks)} setup cells up to date ({url})")
+        return 1 if (stale and args.check) else 0
     if args.command == "execute":
         rows = []
         for nb in notebooks:

@@ -70,3 +70,30 @@ def test_checker_catches_oversized_outputs(tmp_path):
 def test_checker_accepts_a_clean_notebook(tmp_path):
     nbformat.write(_notebook([1, 2, 3]), tmp_path / "00_ok.ipynb")
     assert check_notebook(tmp_path / "00_ok.ipynb") == []
+
+
+def test_colab_setup_cell_opens_every_notebook_with_the_repository_address():
+    from iflearn.nbtools import COLAB_TAG, colab_setup_source, repository_url
+
+    url = repository_url(ROOT)
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert COLAB_TAG in code[0].metadata.get("tags", []), f"{path.name}: the first code cell is not the setup cell"
+        assert code[0].source == colab_setup_source(url), (
+            f"{path.name}: setup cell out of date; run python -m iflearn.nbtools colab notebooks/")
+        assert not any(COLAB_TAG in c.metadata.get("tags", []) for c in code[1:])
+    repo_path = url.split("github.com/", 1)[1]
+    badges = re.findall(r"colab\.research\.google\.com/github/([^)]*?)/blob/main/notebooks/", (ROOT / "README.md").read_text())
+    assert badges and set(badges) == {repo_path}
+
+
+def test_no_install_command_outside_the_setup_cell():
+    from iflearn.nbtools import COLAB_TAG
+
+    install = re.compile(r"^\s*[!%]\s*(pip|conda|apt|uv)\b|pip install", flags=re.M)
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type == "code" and COLAB_TAG not in cell.metadata.get("tags", []):
+                assert not install.search(cell.source), f"{path.name} cell {index} installs something"

@@ -10,6 +10,7 @@ each part is loaded at most once per notebook (every top-level ``from_pretrained
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections import Counter
@@ -70,3 +71,33 @@ def test_notebook_runs_on_the_real_backend(path: Path, real_kernel_env: Path) ->
                      if "/" in d["repo"] and not Path(d["repo"]).is_absolute())
     repeated = {key: n for key, n in counts.items() if n > ALLOWED_REPEATS.get(key, 1)}
     assert not repeated, f"parts loaded more than once in {path.name}: {repeated}"
+    check_memory_table(path.stem, sorted({p for d in loads if (p := part_of(d))}))
+
+
+def part_of(load: dict) -> str | None:
+    """Which cascade part a recorded ``from_pretrained`` call loads (``None``: not a real-repo load)."""
+    repo, subfolder = load["repo"], load["subfolder"]
+    if subfolder in ("safety_checker", "feature_extractor", "watermarker"):
+        return "safety"
+    if repo.startswith("DeepFloyd/IF-I-"):
+        return "encoder" if subfolder in ("text_encoder", "tokenizer") or "unet" in load["without"] else "stage1"
+    if repo.startswith("DeepFloyd/IF-II-"):
+        return "stage2"
+    return "stage3" if repo == STAGE3_REPO else None
+
+
+def check_memory_table(stem: str, parts: list[str]) -> None:
+    """The committed T4 memory table (benchmarks/results/t4_memory.json) lists exactly what the notebook loads;
+    ``IFLEARN_RECORD_LOADS=FILE`` records instead (``python benchmarks/t4_memory.py`` does that)."""
+    record = os.environ.get("IFLEARN_RECORD_LOADS")
+    if record:
+        path = Path(record)
+        found = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps({**found, stem: parts}))
+        return
+    table = json.loads((ROOT / "benchmarks" / "results" / "t4_memory.json").read_text())
+    rows = {row["notebook"]: row["parts"] for row in table["notebooks"]}
+    assert rows.get(stem) == parts, (
+        f"{stem} loads {parts}, the T4 memory table says {rows.get(stem)}: regenerate it with "
+        "python benchmarks/t4_memory.py"
+    )

@@ -182,3 +182,21 @@ def test_forced_real_without_gpu_still_teaches(monkeypatch: pytest.MonkeyPatch) 
         pytest.skip("this machine has a real GPU")
     with pytest.raises(errors.NoCudaError, match="no CUDA GPU"):
         choose_backend("real")
+
+
+def test_t4_memory_table_is_generated_not_typed() -> None:
+    """README's T4 table == benchmarks/t4_memory.py's rendering of the committed JSON, whose figures are the
+    placement code's (the notebooks' parts are checked against the JSON by test_real_backend_notebooks)."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("t4_memory", root / "benchmarks" / "t4_memory.py")
+    table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table)
+    result = json.loads(table.RESULT.read_text())
+    assert result["parts"] == table.part_table(tuple(result["sizes"]))
+    assert result["notebooks"] == table.notebook_rows({r["notebook"]: r["parts"] for r in result["notebooks"]},
+                                                      result["parts"])
+    readme = (root / "README.md").read_text()
+    shown = readme[readme.index(table.BEGIN): readme.index(table.END) + len(table.END)]
+    assert shown == table.render(result), "run python benchmarks/t4_memory.py --table"
