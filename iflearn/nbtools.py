@@ -5,7 +5,13 @@ Commands::
     python -m iflearn.nbtools execute notebooks/      # re-run every notebook in a fresh kernel, in place,
                                                       # and print each one's wall time (a Markdown table)
     python -m iflearn.nbtools check notebooks/        # fail on out-of-order counts, editor metadata, big outputs
-    python -m iflearn.nbtools colab notebooks/        # write the Colab setup cell (address from pyproject.toml)
+    python -m iflearn.nbtools colab solutions/        # write the Colab setup cell (address from pyproject.toml)
+    python -m iflearn.nbtools build                   # write every edition from solutions/ and execute it
+    python -m iflearn.nbtools build --check           # fail if a committed edition is out of date
+
+The course is written once, as its solutions (``solutions/``, with nbgrader's ``### BEGIN SOLUTION`` markers and
+filled-in answer cells); ``build`` writes the learner edition (``notebooks/``: "your turn" stubs, answer cells
+``None``) with :mod:`iflearn.editions` and executes it, so that its stubs fail readably where they are.
 """
 
 from __future__ import annotations
@@ -20,7 +26,11 @@ from pathlib import Path
 import nbformat
 
 __all__ = ["MAX_NOTEBOOK_BYTES", "MAX_OUTPUT_BYTES", "ALLOWED_METADATA", "COLAB_TAG", "check_notebook",
-           "clean_notebook", "execute_notebook", "repository_url", "colab_setup_source", "set_colab_cell", "main"]
+           "clean_notebook", "execute_notebook", "repository_url", "colab_setup_source", "set_colab_cell", "EDITIONS",
+           "build_editions", "main"]
+
+#: Every generated edition: (source folder, edition name, output folder).
+EDITIONS = (("solutions", "learner", "notebooks"),)
 
 #: Size limits for a committed notebook and for one cell's outputs.
 MAX_NOTEBOOK_BYTES = 2_000_000
@@ -136,6 +146,34 @@ def execute_notebook(path: str | Path, timeout: int = 600) -> float:
     return seconds
 
 
+def build_editions(root: str | Path = ".", execute: bool = True, check: bool = False,
+                   timeout: int = 600) -> list[str]:
+    """Write (or with ``check``, compare) every edition of :data:`EDITIONS`; returns what is out of date.
+
+    Written editions are executed in a fresh kernel each (cells tagged ``raises-exception``, the stubs, may fail).
+    """
+    from iflearn import editions
+
+    root = Path(root)
+    stale: list[str] = []
+    for source_dir, name, out_dir in EDITIONS:
+        edition = {"learner": editions.LEARNER, "solution": editions.SOLUTION}[name]
+        for source in sorted((root / source_dir).glob("[0-9][0-9]_*.ipynb")):
+            built = editions.build_edition(source, edition).notebook
+            target = root / out_dir / source.name
+            if target.exists() and not editions.out_of_sync(built, nbformat.read(target, as_version=4)):
+                continue
+            stale.append(str(target.relative_to(root)))
+            if check:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(clean_notebook(built), target)
+            if execute:
+                seconds = execute_notebook(target, timeout)
+                print(f"{target.relative_to(root)}: built and executed in {seconds:.1f} s", flush=True)
+    return stale
+
+
 def _notebooks(paths: list[str]) -> list[Path]:
     found: list[Path] = []
     for p in map(Path, paths):
@@ -154,7 +192,19 @@ def main(argv: list[str] | None = None) -> int:
     co = sub.add_parser("colab", help="write each notebook's Colab setup cell from pyproject.toml's Repository")
     co.add_argument("paths", nargs="+")
     co.add_argument("--check", action="store_true", help="only report notebooks whose setup cell is out of date")
+    bu = sub.add_parser("build", help="write every edition (notebooks/ from solutions/) and execute it")
+    bu.add_argument("--check", action="store_true", help="only report editions that are out of date")
+    bu.add_argument("--no-execute", action="store_true", help="write without executing")
+    bu.add_argument("--timeout", type=int, default=600, help="per-cell time limit in seconds")
     args = parser.parse_args(argv)
+    if args.command == "build":
+        stale = build_editions(".", execute=not args.no_execute, check=args.check, timeout=args.timeout)
+        if args.check:
+            print(("out of date (run python -m iflearn.nbtools build): " + ", ".join(stale)) if stale
+                  else "every edition is up to date")
+            return 1 if stale else 0
+        print(f"{len(stale)} editions written" if stale else "every edition is up to date")
+        return 0
     notebooks = _notebooks(args.paths)
     if args.command == "colab":
         url = repository_url()

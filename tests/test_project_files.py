@@ -13,7 +13,8 @@ import yaml
 from iflearn.nbtools import check_notebook, clean_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+# the course's solutions (the source) and its learner edition (generated)
+NOTEBOOKS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")) + sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 def test_environment_yml_has_the_same_pins_as_pyproject():
@@ -32,7 +33,7 @@ def test_ci_runs_the_readme_test_command():
     assert ci == ["bash scripts/test"]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_committed_notebook_is_clean(path):
     assert check_notebook(path) == []
 
@@ -81,7 +82,7 @@ def test_colab_setup_cell_opens_every_notebook_with_the_repository_address():
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert COLAB_TAG in code[0].metadata.get("tags", []), f"{path.name}: the first code cell is not the setup cell"
         assert code[0].source == colab_setup_source(url), (
-            f"{path.name}: setup cell out of date; run python -m iflearn.nbtools colab notebooks/")
+            f"{path.name}: setup cell out of date; run python -m iflearn.nbtools colab solutions/ and build")
         assert not any(COLAB_TAG in c.metadata.get("tags", []) for c in code[1:])
     repo_path = url.split("github.com/", 1)[1]
     badges = re.findall(r"colab\.research\.google\.com/github/([^)]*?)/blob/main/notebooks/", (ROOT / "README.md").read_text())

@@ -541,7 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="iflearn assign",
         description="Build a learner's assignment notebook (answers recorded, not revealed; hidden cases kept out) "
                     "and the grader's key, from a solution notebook and your private question bank.")
-    parser.add_argument("solution", help="the solution notebook (the course's own from notebooks/, or yours)")
+    parser.add_argument("solution", help="the solution notebook (the course's own from solutions/, or yours)")
     parser.add_argument("--bank", required=True, help="your private bank: YAML in the format of quizzes/*.yaml")
     parser.add_argument("-o", "--out", help="the learner's notebook to write (default: <name>.ipynb)")
     parser.add_argument("--key", help="the key to write, kept by you (default: key-<name>.json)")
