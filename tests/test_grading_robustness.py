@@ -310,3 +310,10 @@ def test_the_runner_started_as_a_new_interpreter_grades_the_same(tmp_path: Path,
     started = grade(path)
     assert (forked.status, forked.total) == (started.status, started.total) == ("error", 2)
     assert "ZeroDivisionError" in forked.reason and "ZeroDivisionError" in started.reason
+
+
+def test_the_grading_kernel_still_offers_the_whole_jupyter_client_package(tmp_path: Path) -> None:
+    path = write(tmp_path / "jc.ipynb", *RIGHT, "import jupyter_client\nfrom jupyter_client import KernelManager\n"
+                 "assert KernelManager is jupyter_client.KernelManager and jupyter_client.find_connection_file")
+    row = grade(path)
+    assert (row.status, row.total) == ("ok", 2), row.reason
