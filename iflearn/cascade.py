@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,10 +127,11 @@ class Cascade:
 
     @property
     def real_sizes(self) -> tuple[str, str]:
-        """Stage I and II sizes (``"XL"``, ``"M"``, …) of a real backend, read from its repo ids."""
-        one = self.backend.stage1.rsplit("IF-I-", 1)[-1].split("-")[0]
-        two = self.backend.stage2.rsplit("IF-II-", 1)[-1].split("-")[0]
-        return one, two
+        """Stage I and II sizes (``"XL"``, ``"M"``, …) of a real backend, read from its repo ids; a folder whose
+        name does not say counts as the largest size (IF-I-XL, IF-II-L), so memory is never underestimated."""
+        one = re.search(r"IF-I-(XL|L|M)\b", self.backend.stage1)
+        two = re.search(r"IF-II-(L|M)\b", self.backend.stage2)
+        return (one.group(1) if one else "XL"), (two.group(1) if two else "L")
 
     @classmethod
     def load(
