@@ -127,3 +127,24 @@ def test_other_exercises_catch_special_case_answers_for_every_seed(name: str, wr
         cases = exercise.cases(seed)
         outputs = [wrong(**c) for c in cases]  # type: ignore[operator]
         assert not compare_outputs(exercise, cases, outputs).passed, f"seed {seed}"
+
+
+def test_numbers_denoised_exercise() -> None:
+    def numbers_denoised(height, width, channels, downsample):
+        return (height / downsample) * (width / downsample) * channels
+
+    assert check_exercise("numbers_denoised", numbers_denoised, seed=0).passed
+    # the downsample applied once (to the area) instead of to each side, and channels forgotten
+    assert not check_exercise("numbers_denoised", lambda height, width, channels, downsample:
+                              height * width * channels / downsample, seed=0).passed
+    assert not check_exercise("numbers_denoised", lambda height, width, channels, downsample:
+                              (height / downsample) * (width / downsample), seed=0).passed
+
+
+def test_count_real_tokens_exercise() -> None:
+    assert check_exercise("count_real_tokens", lambda attention_mask: attention_mask.sum(dim=-1), seed=0).passed
+    # the row length (always 77) and one count for the whole batch are wrong
+    assert not check_exercise("count_real_tokens", lambda attention_mask:
+                              torch.full(attention_mask.shape[:1], attention_mask.shape[-1]), seed=0).passed
+    result = check_exercise("count_real_tokens", lambda attention_mask: attention_mask.sum(), seed=0)
+    assert not result.passed and "shape" in result.message

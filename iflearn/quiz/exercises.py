@@ -115,6 +115,46 @@ def _snr_reference(abar_t: np.ndarray) -> np.ndarray:
     return abar / (1.0 - abar)
 
 
+def _numbers_inputs(rng: np.random.Generator) -> Inputs:
+    # a picture of height x width with `channels` values per position, denoised at 1/downsample of its side
+    downsample = float(rng.choice([1, 2, 4, 8]))
+    return {
+        "height": downsample * float(rng.integers(4, 129)),
+        "width": downsample * float(rng.integers(4, 129)),
+        "channels": float(rng.integers(1, 7)),
+        "downsample": downsample,
+    }
+
+
+def _numbers_edges(rng: np.random.Generator) -> list[Inputs]:
+    # IF stage I (64x64 RGB pixels), Stable Diffusion's latent (512x512 -> 64x64x4), a non-square picture
+    return [{"height": 64.0, "width": 64.0, "channels": 3.0, "downsample": 1.0},
+            {"height": 512.0, "width": 512.0, "channels": 4.0, "downsample": 8.0},
+            {"height": 256.0, "width": 128.0, "channels": 3.0, "downsample": 1.0}]
+
+
+def _numbers_reference(height: float, width: float, channels: float, downsample: float) -> np.ndarray:
+    # (height / downsample) * (width / downsample) * channels: one number per channel per denoised position
+    return np.asarray((height / downsample) * (width / downsample) * channels, dtype=np.float64)
+
+
+def _mask_inputs(rng: np.random.Generator, lengths: list[int] | None = None) -> Inputs:
+    # attention_mask: (B, 77), 1 for the first `length` positions (real tokens), 0 for the padding after them
+    lengths = list(rng.integers(2, 78, int(rng.integers(1, 5)))) if lengths is None else lengths
+    mask = (np.arange(77)[None, :] < np.asarray(lengths)[:, None]).astype(np.float32)
+    return {"attention_mask": mask}
+
+
+def _mask_edges(rng: np.random.Generator) -> list[Inputs]:
+    # the empty prompt (only the start/end tokens), a prompt cut at 77, and a batch of different lengths
+    return [_mask_inputs(rng, [2]), _mask_inputs(rng, [77]), _mask_inputs(rng, [6, 13, 2])]
+
+
+def _mask_reference(attention_mask: np.ndarray) -> np.ndarray:
+    # the number of 1s in each row: the tokens the encoder really reads
+    return attention_mask.astype(np.float64).sum(axis=-1)
+
+
 EXERCISES: dict[str, Exercise] = {
     "q_sample": Exercise(
         name="q_sample",
@@ -154,6 +194,32 @@ EXERCISES: dict[str, Exercise] = {
             "ko": "x_t의 신호 분산은 abar_t, 노이즈 분산은 1 - abar_t입니다. SNR은 그 비율입니다.",
         },
         atol=1e-2,
+    ),
+    "numbers_denoised": Exercise(
+        name="numbers_denoised",
+        signature="def numbers_denoised(height, width, channels, downsample):",
+        make_inputs=_numbers_inputs,
+        edge_cases=_numbers_edges,
+        reference=_numbers_reference,
+        hint={
+            "en": "A model denoises one number per channel at every position it works on. A latent model works "
+                  "on a grid `downsample` times smaller along each side; a pixel model has downsample = 1.",
+            "ko": "모델은 자기가 다루는 위치마다 채널 수만큼의 숫자를 디노이징합니다. 잠재 모델은 가로·세로가 각각 "
+                  "downsample배 작은 격자에서 일하고, 픽셀 모델은 downsample = 1입니다.",
+        },
+    ),
+    "count_real_tokens": Exercise(
+        name="count_real_tokens",
+        signature="def count_real_tokens(attention_mask):",
+        make_inputs=_mask_inputs,
+        edge_cases=_mask_edges,
+        reference=_mask_reference,
+        hint={
+            "en": "attention_mask has one row of 77 entries per prompt: 1 where a real token sits, 0 for padding. "
+                  "Return one count per row (a tensor of shape (B,)), not the row length.",
+            "ko": "attention_mask는 프롬프트마다 77칸짜리 행 하나입니다. 실제 토큰은 1, 패딩은 0입니다. "
+                  "행의 길이가 아니라 행마다 개수 하나씩((B,) 모양 텐서)을 반환하세요.",
+        },
     ),
 }
 
