@@ -194,8 +194,10 @@ def main(argv: list[str] | None = None) -> int:
             entry = {"median_submissions_per_minute":
                      round(statistics.median(float(r["submissions_per_minute"]) for r in mine), 1)}  # type: ignore
             if all("cpu_seconds_per_submission" in r for r in mine):
-                entry["median_cpu_seconds_per_submission"] = round(
-                    statistics.median(float(r["cpu_seconds_per_submission"]) for r in mine), 3)  # type: ignore
+                cpu = statistics.median(float(r["cpu_seconds_per_submission"]) for r in mine)  # type: ignore
+                entry["median_cpu_seconds_per_submission"] = round(cpu, 3)
+                # what the CPU work allows on idle cores (an upper bound: no waiting, perfect sharing)
+                entry["cpu_bound_submissions_per_minute_on_idle_cores"] = round(60 * (os.cpu_count() or 1) / cpu, 1)
             summary[f"{name} -n {workers}"] = entry
     result["summary"] = summary
     if hasattr(os, "getloadavg"):
