@@ -2,8 +2,12 @@
 
 Usage: ``python -m iflearn.grading._runner --notebook W/submission.ipynb --result R.json [limits]``
 
-The grader starts this in its own process group and kills it if it overruns, so nothing the notebook does
-can take the grader down. This process drives nbclient; only the kernel runs inside the sandbox. It talks
+On Linux the grader forks this process from itself (:func:`forked_main`, with :func:`preload` done once), so
+no interpreter starts and nothing is imported per submission; elsewhere it runs as the command above. Either
+way it is in its own session and process group, and the grader kills it if it overruns, so nothing the
+notebook does can take the grader down. Its own start-up is cut further: the kernel is launched first (it
+boots while nbclient loads), with ``iflearn.grading._kernel`` (no debugger), without a kernelspec search and
+without jupyter_client's 0.2 s wait for IOPub to fall silent; outputs are only built when kept. This process drives nbclient; only the kernel runs inside the sandbox. It talks
 to the kernel over Unix sockets in the work folder (the sandbox has no network, not even loopback to us).
 Outputs are counted and dropped beyond a cap; the grader never looks at them for scores.
 
@@ -28,7 +32,7 @@ import time
 from queue import Empty
 from typing import Any
 
-__all__ = ["main"]
+__all__ = ["main", "preload", "forked_main"]
 
 
 def _write(path: str, result: dict[str, Any]) -> None:
