@@ -148,3 +148,126 @@ def test_count_real_tokens_exercise() -> None:
                               torch.full(attention_mask.shape[:1], attention_mask.shape[-1]), seed=0).passed
     result = check_exercise("count_real_tokens", lambda attention_mask: attention_mask.sum(), seed=0)
     assert not result.passed and "shape" in result.message
+
+
+def _right_threshold(x0: torch.Tensor, ratio: float, max_value: float) -> torch.Tensor:
+    s = torch.quantile(x0.abs().reshape(x0.shape[0], -1), ratio, dim=1).clamp(1, max_value).view(-1, 1, 1, 1)
+    return x0.clamp(-s, s) / s
+
+
+def test_dynamic_threshold_exercise_matches_the_scheduler() -> None:
+    from diffusers import DDPMScheduler
+
+    from iflearn.denoise import dynamic_threshold
+
+    assert check_exercise("dynamic_threshold", _right_threshold, seed=0).passed
+    assert check_exercise("dynamic_threshold", dynamic_threshold, seed=1).passed
+    scheduler = DDPMScheduler(thresholding=True, dynamic_thresholding_ratio=0.95, sample_max_value=1.5)
+    case = get_exercise("dynamic_threshold").cases(seed=2)[2]  # IF's stage I setting
+    x0 = torch.from_numpy(case["x0"])
+    assert torch.allclose(torch.from_numpy(get_exercise("dynamic_threshold").reference(**case)).float(),
+                          scheduler._threshold_sample(x0.clone()), atol=1e-5)
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda x0, ratio, max_value: x0.clamp(-1, 1),                                       # plain clipping
+    lambda x0, ratio, max_value: x0.clamp(-max_value, max_value) / max_value,           # fixed s
+    lambda x0, ratio, max_value: x0.clamp(-(s := torch.quantile(x0.abs(), ratio).clamp(1, max_value)), s) / s,  # one s
+    lambda x0, ratio, max_value: _right_threshold(x0, ratio, max_value) * torch.quantile(  # no division by s
+        x0.abs().reshape(x0.shape[0], -1), ratio, dim=1).clamp(1, max_value).view(-1, 1, 1, 1),
+])
+def test_wrong_dynamic_thresholds_fail_for_every_seed(wrong: object) -> None:
+    for seed in range(200):
+        result = check_exercise("dynamic_threshold", wrong, seed=seed)  # type: ignore[arg-type]
+        assert not result.passed and "max_value" in result.hint, seed
+
+
+def _right_augment(image: torch.Tensor, noise: torch.Tensor, noise_level: int,
+                   alphas_cumprod: torch.Tensor) -> torch.Tensor:
+    up = torch.nn.functional.interpolate(image, size=noise.shape[-2:], mode="bilinear", align_corners=True)
+    abar = alphas_cumprod[noise_level]
+    return abar.sqrt() * up + (1 - abar).sqrt() * noise
+
+
+def test_noise_augment_exercise_matches_stage_two() -> None:
+    from diffusers import DDPMScheduler
+
+    assert check_exercise("noise_augment", _right_augment, seed=0).passed
+    scheduler = DDPMScheduler(beta_schedule="squaredcos_cap_v2")  # IF's image_noising_scheduler
+    image, noise = torch.rand(1, 3, 8, 8) * 2 - 1, torch.randn(1, 3, 32, 32)
+    up = torch.nn.functional.interpolate(image, (32, 32), mode="bilinear", align_corners=True)
+    expected = scheduler.add_noise(up, noise, torch.tensor([250]))
+    reference = get_exercise("noise_augment").reference(image.numpy(), noise.numpy(), 250,
+                                                        scheduler.alphas_cumprod.numpy())
+    assert torch.allclose(torch.from_numpy(reference).float(), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda image, noise, noise_level, alphas_cumprod: _right_augment(  # align_corners=False
+        torch.nn.functional.interpolate(image, size=noise.shape[-2:], mode="bilinear"), noise, noise_level,
+        alphas_cumprod),
+    lambda image, noise, noise_level, alphas_cumprod: _right_augment(  # nearest enlargement
+        torch.nn.functional.interpolate(image, size=noise.shape[-2:], mode="nearest"), noise, noise_level,
+        alphas_cumprod),
+    lambda image, noise, noise_level, alphas_cumprod: torch.nn.functional.interpolate(  # no noise
+        image, size=noise.shape[-2:], mode="bilinear", align_corners=True),
+    lambda image, noise, noise_level, alphas_cumprod: (lambda a, up: a * up + (1 - a) * noise)(  # no square roots
+        alphas_cumprod[noise_level], torch.nn.functional.interpolate(image, size=noise.shape[-2:],
+                                                                     mode="bilinear", align_corners=True)),
+])
+def test_wrong_noise_augments_fail_for_every_seed(wrong: object) -> None:
+    for seed in range(200):
+        result = check_exercise("noise_augment", wrong, seed=seed)  # type: ignore[arg-type]
+        assert not result.passed and "align_corners=True" in result.hint, seed
+
+
+def _right_start_timestep(timesteps: torch.Tensor, strength: float) -> torch.Tensor:
+    n = len(timesteps)
+    return timesteps[n - min(int(n * strength), n)]
+
+
+def test_start_timestep_exercise_matches_img2img_pipeline() -> None:
+    from diffusers import DDPMScheduler, IFImg2ImgPipeline
+
+    assert check_exercise("start_timestep", _right_start_timestep, seed=0).passed
+    # the reference is what IFImg2ImgPipeline.get_timesteps computes on IF's scheduler
+    scheduler = DDPMScheduler(beta_schedule="squaredcos_cap_v2")
+    for steps, strength in ((80, 0.7), (40, 0.3), (100, 0.29), (25, 1.0)):
+        scheduler.set_timesteps(steps)
+        pipe = IFImg2ImgPipeline.__new__(IFImg2ImgPipeline)
+        pipe.__dict__["scheduler"] = scheduler
+        timesteps, _ = IFImg2ImgPipeline.get_timesteps(pipe, steps, strength)
+        reference = get_exercise("start_timestep").reference(scheduler.timesteps.numpy().astype(np.float32), strength)
+        assert float(reference) == float(timesteps[0]), (steps, strength)
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda timesteps, strength: timesteps[len(timesteps) - round(len(timesteps) * strength)],  # round, not floor
+    lambda timesteps, strength: timesteps[int(len(timesteps) * strength) - 1],  # counted from the clean end
+    lambda timesteps, strength: torch.tensor(1000.0 * strength),  # strength * T, ignoring the step list
+])
+def test_wrong_start_timesteps_fail(wrong: object) -> None:
+    for seed in range(20):
+        assert not check_exercise("start_timestep", wrong, seed=seed).passed, seed  # type: ignore[arg-type]
+
+
+def test_shape_mask_exercise() -> None:
+    from iflearn.variations import shape_mask
+
+    assert check_exercise("shape_mask", shape_mask, seed=0).passed  # the notebook's helper is the reference
+    # the mean absolute difference is another distance; a mask of booleans is fine, the wrong threshold side is not
+    assert not check_exercise("shape_mask", lambda image, background, threshold: (
+        (image - background.reshape(1, 3, 1, 1)).abs().mean(1, keepdim=True) > threshold).float(), seed=0).passed
+    assert not check_exercise("shape_mask", lambda image, background, threshold: (
+        (image - background.reshape(1, 3, 1, 1)).norm(dim=1, keepdim=True) < threshold).float(), seed=0).passed
+
+
+def test_tally_exercise() -> None:
+    def tally(values: torch.Tensor, names: torch.Tensor) -> torch.Tensor:
+        return torch.stack([(values == name).sum() for name in names])
+
+    assert check_exercise("tally", tally, seed=0).passed
+    # shares instead of counts, and a bincount that counts unreadable pictures (-1) as the first name
+    assert not check_exercise("tally", lambda values, names: tally(values, names) / len(values), seed=0).passed
+    assert not check_exercise("tally", lambda values, names: torch.stack(
+        [(values == n).sum() + (i == 0) * (values == -1).sum() for i, n in enumerate(names)]), seed=0).passed

@@ -155,6 +155,154 @@ def _mask_reference(attention_mask: np.ndarray) -> np.ndarray:
     return attention_mask.astype(np.float64).sum(axis=-1)
 
 
+def _threshold_inputs(rng: np.random.Generator, scale: float | None = None, ratio: float | None = None,
+                      max_value: float | None = None, shape: tuple[int, ...] = (2, 3, 8, 8)) -> Inputs:
+    # x0: a predicted clean picture (B, 3, H, W), often outside [-1, 1] under strong guidance; one scale per picture
+    scales = rng.uniform(0.3, 3.0, (shape[0], 1, 1, 1)) if scale is None else np.full((shape[0], 1, 1, 1), scale)
+    return {
+        "x0": (rng.standard_normal(shape) * scales).astype(np.float32),
+        "ratio": float(rng.uniform(0.8, 0.995) if ratio is None else ratio),
+        "max_value": float(rng.uniform(1.0, 2.5) if max_value is None else max_value),
+    }
+
+
+def _threshold_edges(rng: np.random.Generator) -> list[Inputs]:
+    # all inside [-1, 1] (s = 1: only clipping), far outside (s = max_value), IF's stage I setting on a batch whose
+    # pictures need different s, another picture size, and max_value = 1 (s = 1 whatever x0 is)
+    mixed = _threshold_inputs(rng, scale=1.0, ratio=0.95, max_value=1.5)
+    mixed["x0"][0] *= 0.3  # picture 0 needs s = 1, picture 1 s = 1.5
+    return [_threshold_inputs(rng, scale=0.25, ratio=0.95, max_value=1.5),
+            _threshold_inputs(rng, scale=5.0, ratio=0.95, max_value=1.5), mixed,
+            _threshold_inputs(rng, ratio=0.9, max_value=2.0, shape=(1, 3, 4, 4)),
+            _threshold_inputs(rng, scale=2.0, ratio=0.995, max_value=1.0)]  # max_value 1: plain clipping
+
+
+def _threshold_reference(x0: np.ndarray, ratio: float, max_value: float) -> np.ndarray:
+    # s = quantile_ratio(|x0|) per picture, clamped to [1, max_value]; x0 <- clip(x0, -s, s) / s   (Imagen)
+    x = x0.astype(np.float64)
+    s = np.quantile(np.abs(x).reshape(x.shape[0], -1), ratio, axis=1)
+    s = np.clip(s, 1.0, max_value).reshape((-1,) + (1,) * (x.ndim - 1))
+    return np.clip(x, -s, s) / s
+
+
+def _bilinear_up(image: np.ndarray, side: int) -> np.ndarray:
+    # bilinear enlargement of (B, C, h, w) to (B, C, side, side) with align_corners=True, as stage II does
+    def axis_weights(n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pos = np.arange(side) * (n_in - 1) / (side - 1) if side > 1 else np.zeros(1)
+        lo = np.clip(np.floor(pos).astype(int), 0, n_in - 1)
+        hi = np.clip(lo + 1, 0, n_in - 1)
+        return lo, hi, pos - lo
+    x = image.astype(np.float64)
+    lo, hi, f = axis_weights(x.shape[-2])
+    x = x[..., lo, :] * (1 - f)[:, None] + x[..., hi, :] * f[:, None]
+    lo, hi, f = axis_weights(x.shape[-1])
+    return x[..., lo] * (1 - f) + x[..., hi] * f
+
+
+def _augment_inputs(rng: np.random.Generator, noise_level: int | None = None, low: int = 8, factor: int = 4) -> Inputs:
+    # image: stage I's picture (B, 3, h, h) in [-1, 1]; noise: (B, 3, 4h, 4h); alphas_cumprod: the noising
+    # scheduler's table (1000,), decreasing from ~1; noise_level: an int in [0, 1000)
+    betas = np.linspace(1e-4, 0.02, 1000) * rng.uniform(0.5, 1.5)
+    return {
+        "image": rng.uniform(-1, 1, (2, 3, low, low)).astype(np.float32),
+        "noise": rng.standard_normal((2, 3, low * factor, low * factor)).astype(np.float32),
+        "noise_level": int(rng.integers(0, 1000) if noise_level is None else noise_level),
+        "alphas_cumprod": np.cumprod(1 - betas).astype(np.float32),
+    }
+
+
+def _augment_edges(rng: np.random.Generator) -> list[Inputs]:
+    # no noise (level 0: only the enlargement), IF's default 250, almost all noise, and another picture size
+    return [_augment_inputs(rng, 0), _augment_inputs(rng, 250), _augment_inputs(rng, 999),
+            _augment_inputs(rng, 100, low=4)]
+
+
+def _augment_reference(image: np.ndarray, noise: np.ndarray, noise_level: int, alphas_cumprod: np.ndarray) -> np.ndarray:
+    # up = bilinear(image) to the noise's size; abar = alphas_cumprod[noise_level];
+    # sqrt(abar) * up + sqrt(1 - abar) * noise   (image_noising_scheduler.add_noise)
+    up = _bilinear_up(image, noise.shape[-1])
+    abar = np.float64(alphas_cumprod[noise_level])
+    return np.sqrt(abar) * up + np.sqrt(1.0 - abar) * noise.astype(np.float64)
+
+
+def _start_inputs(rng: np.random.Generator, n: int | None = None, strength: float | None = None,
+                  spaced: bool = False) -> Inputs:
+    # timesteps: the scheduler's (N,) list from noisy to clean; strength in (0, 1], at least one step to run
+    n = int(rng.integers(4, 101) if n is None else n)
+    if spaced:  # as DDPMScheduler.set_timesteps(N) spaces them: 0, 1000 // N, ... reversed
+        timesteps = (np.arange(n) * (1000 // n))[::-1]
+    else:
+        timesteps = np.sort(rng.choice(1000, size=n, replace=False))[::-1]
+    return {"timesteps": timesteps.astype(np.float32),
+            "strength": float(rng.uniform(1.5 / n, 1.0) if strength is None else strength)}
+
+
+def _start_edges(rng: np.random.Generator) -> list[Inputs]:
+    # strength 1 (start at the first step), one step only, IFImg2ImgPipeline's defaults (80 steps, 0.7), the
+    # notebook's 40 steps at 0.3, and a product that falls just below a whole number (100 * 0.29 = 28.999...)
+    return [_start_inputs(rng, 40, 1.0, True), _start_inputs(rng, 40, 1.5 / 40, True),
+            _start_inputs(rng, 80, 0.7, True), _start_inputs(rng, 40, 0.3, True), _start_inputs(rng, 100, 0.29)]
+
+
+def _start_reference(timesteps: np.ndarray, strength: float) -> np.ndarray:
+    # IFImg2ImgPipeline.get_timesteps: n_run = min(int(N * strength), N); denoising starts at timesteps[N - n_run]
+    n = len(timesteps)
+    n_run = min(int(n * strength), n)
+    return np.asarray(timesteps[n - n_run], dtype=np.float64)
+
+
+def _shape_mask_inputs(rng: np.random.Generator, threshold: float | None = None, side: int | None = None) -> Inputs:
+    # image: (1, 3, H, W) in [-1, 1], a flat background with a patch of another colour and some noise;
+    # background: (3,) colour in [-1, 1]; threshold: a distance in RGB units of [-1, 1]
+    side = int(rng.integers(6, 17) if side is None else side)
+    background = rng.uniform(-1, 1, 3)
+    image = np.broadcast_to(background[None, :, None, None], (1, 3, side, side)).copy()
+    top, left = rng.integers(0, side // 2, 2)
+    image[..., top : top + side // 2, left : left + side // 2] = rng.uniform(-1, 1, (3, 1, 1))
+    image = np.clip(image + rng.normal(0, 0.1, image.shape), -1, 1)
+    return {"image": image.astype(np.float32), "background": background.astype(np.float32),
+            "threshold": float(rng.uniform(0.2, 1.0) if threshold is None else threshold)}
+
+
+def _shape_mask_edges(rng: np.random.Generator) -> list[Inputs]:
+    # a tiny threshold (almost every pixel differs a little), one larger than any distance (nothing is a shape),
+    # a usual one, and another picture size
+    return [_shape_mask_inputs(rng, 0.01), _shape_mask_inputs(rng, 4.0), _shape_mask_inputs(rng, 0.5),
+            _shape_mask_inputs(rng, 0.5, side=32)]
+
+
+def _shape_mask_reference(image: np.ndarray, background: np.ndarray, threshold: float) -> np.ndarray:
+    # 1 where a pixel's RGB distance from the background colour is more than threshold: (1, 1, H, W) of 0 and 1
+    distance = np.sqrt(((image.astype(np.float64) - background.astype(np.float64)[None, :, None, None]) ** 2)
+                       .sum(axis=1, keepdims=True))
+    return (distance > threshold).astype(np.float64)
+
+
+def _tally_inputs(rng: np.random.Generator, n_names: int | None = None, n_seeds: int | None = None) -> Inputs:
+    # names: the K codes an attribute can take; values: one code per seed, -1 where the picture was unreadable
+    k = int(rng.integers(2, 9) if n_names is None else n_names)
+    s = int(rng.integers(5, 41) if n_seeds is None else n_seeds)
+    names = rng.choice(20, size=k, replace=False)
+    values = rng.choice(np.append(names, -1), size=s, p=np.append(np.full(k, 0.9 / k), 0.1))
+    return {"values": values.astype(np.float32), "names": names.astype(np.float32)}
+
+
+def _tally_edges(rng: np.random.Generator) -> list[Inputs]:
+    # every seed the same value, a value that never appears, and unreadable pictures (-1) that count for nobody
+    same = _tally_inputs(rng, 3, 10)
+    same["values"][:] = same["names"][1]
+    missing = _tally_inputs(rng, 4, 20)
+    missing["values"][missing["values"] == missing["names"][0]] = missing["names"][1]
+    unread = _tally_inputs(rng, 3, 12)
+    unread["values"][:4] = -1
+    return [same, missing, unread]
+
+
+def _tally_reference(values: np.ndarray, names: np.ndarray) -> np.ndarray:
+    # counts[k] = how many seeds gave the value names[k]  (collections.Counter, in the order of names)
+    return (values[:, None] == names[None, :]).sum(axis=0).astype(np.float64)
+
+
 EXERCISES: dict[str, Exercise] = {
     "q_sample": Exercise(
         name="q_sample",
@@ -220,6 +368,79 @@ EXERCISES: dict[str, Exercise] = {
             "ko": "attention_mask는 프롬프트마다 77칸짜리 행 하나입니다. 실제 토큰은 1, 패딩은 0입니다. "
                   "행의 길이가 아니라 행마다 개수 하나씩((B,) 모양 텐서)을 반환하세요.",
         },
+    ),
+    "dynamic_threshold": Exercise(
+        name="dynamic_threshold",
+        signature="def dynamic_threshold(x0, ratio, max_value):",
+        make_inputs=_threshold_inputs,
+        edge_cases=_threshold_edges,
+        reference=_threshold_reference,
+        hint={
+            "en": "Work per picture: s is the `ratio` quantile of |x0| over that picture's values (torch.quantile on "
+                  "x0.abs().reshape(B, -1) along dim=1), kept between 1 and max_value; then clip x0 to [-s, s] and "
+                  "divide by s. Clipping to [-1, 1] alone is not it.",
+            "ko": "사진마다 따로 계산하세요: s는 그 사진 값들의 |x0| 중 `ratio` 분위수(x0.abs().reshape(B, -1)에 dim=1로 "
+                  "torch.quantile)이고, 1과 max_value 사이로 제한합니다. 그다음 x0를 [-s, s]로 자르고 s로 나눕니다. "
+                  "[-1, 1]로 자르기만 하면 안 됩니다.",
+        },
+    ),
+    "noise_augment": Exercise(
+        name="noise_augment",
+        signature="def noise_augment(image, noise, noise_level, alphas_cumprod):",
+        make_inputs=_augment_inputs,
+        edge_cases=_augment_edges,
+        reference=_augment_reference,
+        hint={
+            "en": "First enlarge image to the noise's size the way stage II does (F.interpolate, mode='bilinear', "
+                  "align_corners=True); then noise it like q_sample, with abar = alphas_cumprod[noise_level]. At "
+                  "noise_level = 0 the result should be (almost) the enlarged picture.",
+            "ko": "먼저 2단계처럼 image를 noise 크기로 키웁니다(F.interpolate, mode='bilinear', align_corners=True). "
+                  "그다음 q_sample처럼 abar = alphas_cumprod[noise_level]로 노이즈를 더합니다. noise_level = 0이면 "
+                  "결과는 (거의) 키운 그림이어야 합니다.",
+        },
+    ),
+    "start_timestep": Exercise(
+        name="start_timestep",
+        signature="def start_timestep(timesteps, strength):",
+        make_inputs=_start_inputs,
+        edge_cases=_start_edges,
+        reference=_start_reference,
+        hint={
+            "en": "img2img runs only the last floor(N * strength) of the N = len(timesteps) steps (never more "
+                  "than N); it starts at the first of them. Indices count from 0, and int() floors where round() "
+                  "does not.",
+            "ko": "img2img는 N = len(timesteps)개 스텝 중 마지막 floor(N * strength)개(최대 N)만 실행하고, 그중 "
+                  "첫 스텝에서 시작합니다. 인덱스는 0부터 세며, int()는 내림이지만 round()는 아닙니다.",
+        },
+        atol=1e-6,
+    ),
+    "shape_mask": Exercise(
+        name="shape_mask",
+        signature="def shape_mask(image, background, threshold):",
+        make_inputs=_shape_mask_inputs,
+        edge_cases=_shape_mask_edges,
+        reference=_shape_mask_reference,
+        hint={
+            "en": "Subtract the background colour from every pixel (reshape it to (1, 3, 1, 1)), take the "
+                  "length over the colour channels (dim=1, keepdim=True), and compare it with threshold.",
+            "ko": "모든 픽셀에서 배경색을 빼고(배경색을 (1, 3, 1, 1) 모양으로), 색 채널(dim=1, keepdim=True)에 "
+                  "대해 길이를 구한 뒤 threshold와 비교하세요.",
+        },
+        atol=1e-6,
+    ),
+    "tally": Exercise(
+        name="tally",
+        signature="def tally(values, names):",
+        make_inputs=_tally_inputs,
+        edge_cases=_tally_edges,
+        reference=_tally_reference,
+        hint={
+            "en": "Return one count per entry of names, in the same order: how many entries of values equal it. "
+                  "A value that never appears counts 0, and values not in names are not counted.",
+            "ko": "names의 각 항목마다, 같은 순서로, values 중 그 값과 같은 것의 개수를 반환하세요. 한 번도 "
+                  "나오지 않은 값은 0이고, names에 없는 값은 세지 않습니다.",
+        },
+        atol=1e-6,
     ),
 }
 
