@@ -107,7 +107,7 @@ def scores(book: Path) -> dict[str, tuple[str, str]]:
 def commit(tree: Path) -> str:
     done = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     dirty = subprocess.run(["git", "-C", str(tree), "status", "--porcelain", "--untracked-files=no", "--",
-                            "iflearn", "benchmarks"], capture_output=True, text=True).stdout.strip()
+                            "iflearn", "benchmarks", ":!benchmarks/results"], capture_output=True, text=True).stdout.strip()
     return done.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
 
 
