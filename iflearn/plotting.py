@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["to_pil", "image_grid", "upscale_nearest", "true_size_row", "animation_gif", "cascade_map"]
+__all__ = ["to_pil", "image_grid", "upscale_nearest", "true_size_row", "animation_gif", "cascade_map", "show_grid"]
 
 
 def to_pil(image: torch.Tensor | Image.Image) -> Image.Image:
@@ -135,3 +135,48 @@ def cascade_map(sizes: Sequence[int] = (64, 256, 1024), encoder: str = "T5 v1.1 
     ax.set_title("The DeepFloyd IF cascade: text → 64 px → 256 px → 1024 px (pixel space until stage III)")
     fig.tight_layout()
     return fig
+
+
+def show_grid(
+    pictures: Sequence[torch.Tensor | Image.Image],
+    titles: Sequence[str],
+    suptitle: str,
+    columns: int | None = None,
+    size: float = 2.0,
+) -> None:
+    """Show pictures in a matplotlib grid, each titled and labelled with its true size in pixels.
+
+    Pixels are drawn without smoothing (nearest neighbour), so a 32-pixel picture shows its 32 pixels.
+
+    Args:
+        pictures: ``(1, 3, H, W)`` or ``(3, H, W)`` float tensors in ``[-1, 1]``, or PIL images; sizes may differ.
+        titles: one title per picture.
+        suptitle: the figure's title.
+        columns: pictures per row (default: all in one row).
+        size: the side of each picture in inches.
+
+    Nothing is returned (so a notebook cell does not show the figure twice); the figure is shown and closed.
+    """
+    import matplotlib.pyplot as plt
+
+    if len(pictures) != len(titles):
+        raise ValueError(f"show_grid: got {len(pictures)} pictures but {len(titles)} titles; give one title each.")
+    if not pictures:
+        raise ValueError("show_grid: got no pictures to show.")
+    columns = max(1, min(columns or len(pictures), len(pictures)))
+    rows = (len(pictures) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, (size + 0.5) * rows + 0.4), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, picture, title in zip(axes.flat, pictures, titles):
+        image = to_pil(picture)
+        ax.axis("on")
+        ax.imshow(image, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(f"{image.width} x {image.height} px", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(suptitle)
+    fig.tight_layout()
+    plt.show()
+    plt.close(fig)

@@ -12,7 +12,7 @@ from iflearn.cascade import Cascade
 from iflearn.errors import BadArgumentError, check_guidance, check_noise_level, check_steps, check_strength
 from iflearn.i18n import tr
 
-__all__ = ["img2img", "inpaint", "super_resolve", "box_mask"]
+__all__ = ["img2img", "inpaint", "super_resolve", "box_mask", "shape_mask", "mask_iou"]
 
 
 def _check_picture(image: torch.Tensor, side: int, name: str = "image") -> torch.Tensor:
@@ -33,6 +33,28 @@ def box_mask(side: int, top: int, left: int, height: int, width: int) -> torch.T
     mask = torch.zeros(1, 1, side, side)
     mask[..., top : top + height, left : left + width] = 1.0
     return mask
+
+
+def shape_mask(image: torch.Tensor, background: torch.Tensor | None = None, threshold: float = 0.5) -> torch.Tensor:
+    """Where a picture differs from its background: ``(1, 1, H, W)`` of 1 (shape) and 0 (background).
+
+    Args:
+        image: ``(1, 3, H, W)`` tensor in ``[-1, 1]``.
+        background: ``(3,)`` colour in ``[-1, 1]``; default: the median colour of the picture's border.
+        threshold: RGB distance (in units of ``[-1, 1]``) above which a pixel counts as shape.
+    """
+    if background is None:
+        border = torch.cat([image[0, :, 0], image[0, :, -1], image[0, :, :, 0], image[0, :, :, -1]], dim=1)
+        background = border.median(dim=1).values
+    distance = (image - background.reshape(1, 3, 1, 1)).pow(2).sum(dim=1, keepdim=True).sqrt()
+    return (distance > threshold).float()
+
+
+def mask_iou(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Intersection over union of two 0/1 masks of the same shape (1 = the same pixels, 0 = none shared)."""
+    a, b = a.bool(), b.bool()
+    union = (a | b).sum().item()
+    return (a & b).sum().item() / union if union else 1.0
 
 
 def _embeds(cascade: Cascade, prompt: str):

@@ -79,3 +79,37 @@ def test_variations_reject_bad_input(tiny_cascade):
         img2img(tiny_cascade, torch.zeros(1, 3, 32, 32), "x", strength=1.5)
     with pytest.raises(errors.BadArgumentError, match="mask"):
         inpaint(tiny_cascade, torch.zeros(1, 3, 32, 32), torch.zeros(32, 32), "x")
+
+
+def test_show_grid_titles_and_sizes(monkeypatch):
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from iflearn.plotting import show_grid
+
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda: shown.append(plt.gcf()))
+    pictures = [torch.zeros(1, 3, 32, 32), torch.ones(3, 16, 16), Image.new("RGB", (8, 8))]
+    assert show_grid(pictures, ["a", "b", "c"], "three", columns=2) is None
+    (fig,) = shown
+    assert not plt.fignum_exists(fig.number)  # closed after showing
+    used = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in used] == ["a", "b", "c"] and len(fig.axes) == 4  # 2 x 2, one left empty
+    assert [ax.get_xlabel() for ax in used] == ["32 x 32 px", "16 x 16 px", "8 x 8 px"]
+    assert fig._suptitle.get_text() == "three"
+    with pytest.raises(ValueError, match="2 pictures but 1 titles"):
+        show_grid(pictures[:2], ["a"], "x")
+
+
+def test_shape_mask_and_iou():
+    from iflearn.variations import mask_iou, shape_mask
+
+    box = box_mask(16, 4, 4, 8, 8)
+    picture = box.repeat(1, 3, 1, 1) * 2 - 1            # a white square on black
+    assert torch.equal(shape_mask(picture), box)         # background read from the border
+    assert shape_mask(picture, background=torch.ones(3)).sum() == 16 * 16 - 64
+    assert mask_iou(box, box) == 1.0 and mask_iou(box, 1 - box) == 0.0
+    assert mask_iou(box, box_mask(16, 4, 4, 8, 4)) == 0.5
