@@ -41,7 +41,7 @@ def test_forward_noising_with_math_sqrt_also_passes() -> None:
 def test_wrong_forward_noising_fails_with_a_hint(wrong: object, message: str) -> None:
     result = check_exercise("q_sample", wrong, seed=3)  # type: ignore[arg-type]
     assert not result.passed and message in result.message
-    assert "sqrt(1 - abar_t)" in result.hint
+    assert "variance" in result.hint and "sqrt(1 - abar_t)" not in result.hint  # a direction, not the answer
     assert "Hint" in repr(result) or "힌트" in repr(result)
 
 
@@ -112,7 +112,7 @@ def test_the_right_q_sample_passes_for_every_seed_and_every_case_is_checked() ->
 def test_the_textbook_mistake_fails_in_the_notebook_check_too() -> None:
     for seed in range(50):
         result = check_exercise("q_sample", lambda x0, eps, abar_t: abar_t * x0 + (1 - abar_t) * eps, seed=seed)
-        assert not result.passed and "sqrt(1 - abar_t)" in result.hint
+        assert not result.passed and "sqrt(1 - abar_t)" not in result.hint  # the hint points, never answers
         assert "abar_t * x0" not in result.message  # feedback says how far off, never the answer
 
 
@@ -271,3 +271,10 @@ def test_tally_exercise() -> None:
     assert not check_exercise("tally", lambda values, names: tally(values, names) / len(values), seed=0).passed
     assert not check_exercise("tally", lambda values, names: torch.stack(
         [(values == n).sum() + (i == 0) * (values == -1).sum() for i, n in enumerate(names)]), seed=0).passed
+
+
+def test_q_sample_hint_does_not_give_the_formula():
+    from iflearn.quiz.exercises import EXERCISES
+
+    for text in EXERCISES["q_sample"].hint.values():
+        assert "sqrt(" not in text and "*" not in text, text

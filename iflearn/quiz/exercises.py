@@ -311,10 +311,12 @@ EXERCISES: dict[str, Exercise] = {
         edge_cases=_image_edges,
         reference=_q_sample_reference,
         hint={
-            "en": "x_t = sqrt(abar_t) * x0 + sqrt(1 - abar_t) * eps. Both factors are square roots; "
-                  "the noise weight uses (1 - abar_t), not (1 - sqrt(abar_t)).",
-            "ko": "x_t = sqrt(abar_t) * x0 + sqrt(1 - abar_t) * eps 입니다. 두 계수 모두 제곱근이며, "
-                  "노이즈 계수는 (1 - sqrt(abar_t))가 아니라 sqrt(1 - abar_t)입니다.",
+            "en": "x_t mixes the picture and the noise so that its variance stays 1 (for a unit-variance x0): the "
+                  "two weights' squares must add up to 1, and abar_t is the share of the picture's variance. "
+                  "Check your weights at abar_t = 1 (the picture alone) and near 0 (almost only noise).",
+            "ko": "x_t는 분산이 1로 유지되도록(x0의 분산이 1일 때) 그림과 노이즈를 섞습니다. 두 계수의 제곱의 합이 1이어야 "
+                  "하고, abar_t는 그림 쪽 분산의 몫입니다. abar_t = 1(그림만)과 0 근처(거의 노이즈만)에서 계수를 "
+                  "확인해 보세요.",
         },
     ),
     "guidance": Exercise(
