@@ -207,8 +207,8 @@ def load_prompt_encoder(backend: Backend, recipe: Recipe, device: torch.device) 
     if backend.name == "mini":
         from iflearn.mini.text_encoder import load_mini_text_encoder
 
-        tokenizer, text_encoder = load_mini_text_encoder()
         with quiet_loading():  # IFPipeline's type hint names T5; MiniLM (a BertModel) is intended
+            tokenizer, text_encoder = load_mini_text_encoder()
             pipe = IFPipeline.from_pretrained(
                 backend.check_local().stage1, text_encoder=text_encoder, tokenizer=tokenizer, unet=None,
                 **quiet_pipeline_kwargs(backend),
