@@ -8,6 +8,7 @@ corner (62 px at 1024 px, scaled with the picture). Both load from stage I's rep
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from PIL import Image
 __all__ = ["SafetyParts", "CompatIFSafetyChecker", "SafetyReport", "check_pictures", "watermark_pictures"]
 
 
+@functools.cache
 def _compat_class() -> type:
     from diffusers.pipelines.deepfloyd_if.safety_checker import IFSafetyChecker
 
