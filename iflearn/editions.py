@@ -65,7 +65,9 @@ __all__ = [
     "blank_answers",
     "clear_outputs",
     "prepend_cell",
+    "insert_after_tagged",
     "translate",
+    "translated_edition",
     "answer_calls",
     "hidden_test_sources",
     "find_leaks",
@@ -515,6 +517,24 @@ def prepend_cell(source: str, cell_type: str = "code", tags: Sequence[str] = ())
     return transform
 
 
+def insert_after_tagged(tag: str, source: str, cell_id: str, tags: Sequence[str] = ()) -> CellTransform:
+    """Insert a new code cell right after the cell tagged ``tag`` (e.g. a language cell after the Colab setup).
+
+    The new cell has the id ``cell_id`` (stable, so an edition built twice is the same notebook).
+    """
+
+    def transform(cell: NotebookNode, context: CellContext) -> Sequence[NotebookNode]:
+        if tag not in _tags(cell):
+            return [cell]
+        new = v4.new_code_cell(source, id=cell_id)
+        if tags:
+            new.metadata["tags"] = list(tags)
+        context.log.append(("inserted", cell_id))
+        return [cell, new]
+
+    return transform
+
+
 def _code_tokens(source: str) -> list[tuple[int, str]] | None:
     """The cell's tokens without comments and with string contents blanked (None if it does not tokenize)."""
     import io
@@ -625,6 +645,28 @@ def out_of_sync(built: NotebookNode, committed: NotebookNode) -> list[str]:
                                                        start=1) if a != b), None)
             problems.append(f"cell {index} differs" + (f" from line {first}" if first else " in length"))
     return problems
+
+
+def translated_edition(language: str, table: Mapping[str, str | tuple[str, str]], learner: bool,
+                       first_cell: str | None = None, after_tag: str = "colab-setup") -> Edition:
+    """A translated edition: :func:`translate` with ``table``, a cell that sets the language, then the learner
+    edition's transforms (stubs in ``language``) or the solution edition's.
+
+    Args:
+        language: e.g. ``"ko"``; names the edition ``"ko-learner"`` / ``"ko-solution"``.
+        table: the notebook's translations (see :func:`iflearn.translations.read_catalogue`).
+        learner: build the learner edition (else the solution edition).
+        first_cell: source of a code cell inserted after the cell tagged ``after_tag`` (None: none).
+    """
+    transforms: list[CellTransform] = [translate(table)]
+    if first_cell is not None:
+        transforms.append(insert_after_tagged(after_tag, first_cell, f"{language}-language"))
+    if learner:
+        transforms += [drop_tagged(TAG_REMOVE), strip_hidden_tests(), strip_solutions(language), blank_answers(),
+                       clear_outputs()]
+    else:
+        transforms.append(strip_markers())
+    return Edition(f"{language}-{'learner' if learner else 'solution'}", tuple(transforms))
 
 
 #: The course's learner edition: what ``notebooks/`` gives a learner.

@@ -27,10 +27,22 @@ import nbformat
 
 __all__ = ["MAX_NOTEBOOK_BYTES", "MAX_OUTPUT_BYTES", "ALLOWED_METADATA", "COLAB_TAG", "check_notebook",
            "clean_notebook", "execute_notebook", "repository_url", "colab_setup_source", "set_colab_cell", "EDITIONS",
-           "build_editions", "main"]
+           "KOREAN_LANGUAGE_CELL", "edition_for", "build_editions", "main"]
 
 #: Every generated edition: (source folder, edition name, output folder).
-EDITIONS = (("solutions", "learner", "notebooks"),)
+EDITIONS = (
+    ("solutions", "learner", "notebooks"),
+    ("solutions", "ko-solution", "solutions/ko"),
+    ("solutions", "ko-learner", "notebooks/ko"),
+)
+
+#: The first code cell of a Korean edition, right after the Colab setup: the language of quizzes and messages.
+KOREAN_LANGUAGE_CELL = (
+    "# 한국어판: 퀴즈와 iflearn의 안내·오류 메시지를 한국어로 보여 줍니다. 영어로 보려면 \"ko\"를 \"en\"으로 바꾸세요.\n"
+    "import iflearn\n"
+    "\n"
+    "iflearn.set_language(\"ko\")"
+)
 
 #: Size limits for a committed notebook and for one cell's outputs.
 MAX_NOTEBOOK_BYTES = 2_000_000
@@ -146,6 +158,28 @@ def execute_notebook(path: str | Path, timeout: int = 600) -> float:
     return seconds
 
 
+def edition_for(name: str, source: str | Path, root: str | Path = ".", strict: bool = False):
+    """The :class:`~iflearn.editions.Edition` called ``name`` for the solution notebook ``source``.
+
+    ``"learner"`` and ``"solution"`` are the English editions; ``"ko-learner"`` / ``"ko-solution"`` translate
+    with the notebook's catalogue ``translations/ko/<name>.po`` (cells without a usable translation stay English,
+    with a warning; ``python -m iflearn.nbtools translations check`` lists them).
+    """
+    from iflearn import editions, translations
+
+    if name in ("learner", "solution"):
+        return editions.LEARNER if name == "learner" else editions.SOLUTION
+    language, _, kind = name.partition("-")
+    if language not in translations.LANGUAGES or kind not in ("learner", "solution"):
+        raise ValueError(f"edition {name!r}: expected learner, solution or <language>-learner/-solution with a "
+                         f"language of {translations.LANGUAGES}")
+    notebook = editions.read_source_notebook(source)
+    catalogue = translations.read_catalogue(notebook, translations.catalogue_path(root, language, source),
+                                            strict=strict)
+    return editions.translated_edition(language, catalogue.table, learner=kind == "learner",
+                                       first_cell=KOREAN_LANGUAGE_CELL if language == "ko" else None)
+
+
 def build_editions(root: str | Path = ".", execute: bool = True, check: bool = False,
                    timeout: int = 600) -> list[str]:
     """Write (or with ``check``, compare) every edition of :data:`EDITIONS`; returns what is out of date.
@@ -157,9 +191,8 @@ def build_editions(root: str | Path = ".", execute: bool = True, check: bool = F
     root = Path(root)
     stale: list[str] = []
     for source_dir, name, out_dir in EDITIONS:
-        edition = {"learner": editions.LEARNER, "solution": editions.SOLUTION}[name]
         for source in sorted((root / source_dir).glob("[0-9][0-9]_*.ipynb")):
-            built = editions.build_edition(source, edition).notebook
+            built = editions.build_edition(source, edition_for(name, source, root)).notebook
             target = root / out_dir / source.name
             if target.exists() and not editions.out_of_sync(built, nbformat.read(target, as_version=4)):
                 continue
@@ -172,6 +205,30 @@ def build_editions(root: str | Path = ".", execute: bool = True, check: bool = F
                 seconds = execute_notebook(target, timeout)
                 print(f"{target.relative_to(root)}: built and executed in {seconds:.1f} s", flush=True)
     return stale
+
+
+def _translations(action: str, language: str, names: list[str]) -> int:
+    from iflearn import translations
+    from iflearn.editions import read_source_notebook
+
+    sources = sorted(Path("solutions").glob("[0-9][0-9]_*.ipynb"))
+    if names:
+        wanted = {Path(n).stem for n in names}
+        sources = [s for s in sources if s.stem in wanted or s.stem[:2] in wanted]
+    problems: list[str] = []
+    for source in sources:
+        notebook = read_source_notebook(source)
+        path = translations.catalogue_path(".", language, source)
+        if action == "update":
+            counts = translations.update_catalogue(notebook, path, source.stem)
+            print(f"{path}: {counts['new']} new, {counts['changed']} changed (fuzzy), {counts['removed']} removed, "
+                  f"{counts['kept']} kept")
+        problems += translations.read_catalogue(notebook, path, strict=False).problems
+    if action == "check":
+        print(translations.summarise(problems))
+        return 1 if problems else 0
+    print(f"{len(problems)} entries to translate or review" if problems else "every translation is up to date")
+    return 0
 
 
 def _notebooks(paths: list[str]) -> list[Path]:
@@ -196,7 +253,14 @@ def main(argv: list[str] | None = None) -> int:
     bu.add_argument("--check", action="store_true", help="only report editions that are out of date")
     bu.add_argument("--no-execute", action="store_true", help="write without executing")
     bu.add_argument("--timeout", type=int, default=600, help="per-cell time limit in seconds")
+    tr = sub.add_parser("translations", help="refresh or check the translation catalogues (translations/<lang>/)")
+    tr.add_argument("action", choices=["update", "check"],
+                    help="update: add new cells, mark changed ones fuzzy; check: list what is missing or stale")
+    tr.add_argument("notebooks", nargs="*", help="solution notebooks or their stems (default: all)")
+    tr.add_argument("--language", default="ko")
     args = parser.parse_args(argv)
+    if args.command == "translations":
+        return _translations(args.action, args.language, args.notebooks)
     if args.command == "build":
         stale = build_editions(".", execute=not args.no_execute, check=args.check, timeout=args.timeout)
         if args.check:
