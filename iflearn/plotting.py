@@ -1,4 +1,8 @@
-"""Pictures for learners: grids, filmstrips and conversions between tensors and PIL images."""
+"""Pictures for learners: grids, filmstrips and conversions between tensors and PIL images.
+
+Importing this module lets matplotlib draw Hangul (:func:`iflearn.fonts.use_hangul_fallback`), so figures of
+the Korean edition render without the learner installing a font.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,13 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from iflearn.fonts import pil_font, use_hangul_fallback
 
 __all__ = ["to_pil", "image_grid", "upscale_nearest", "true_size_row", "animation_gif", "cascade_map", "show_grid"]
+
+use_hangul_fallback()
 
 
 def to_pil(image: torch.Tensor | Image.Image) -> Image.Image:
@@ -56,7 +64,7 @@ def image_grid(
     text_h = 40 if captions else 0
     grid = Image.new("RGB", (columns * (cell + 4) + 4, rows * (cell + text_h + 4) + 4), (255, 255, 255))
     draw = ImageDraw.Draw(grid)
-    font = ImageFont.load_default()
+    font = pil_font(text="".join(captions or []))
     for i, picture in enumerate(pictures):
         x, y = 4 + (i % columns) * (cell + 4), 4 + (i // columns) * (cell + text_h + 4)
         grid.paste(picture, (x, y))
@@ -82,7 +90,7 @@ def _draw_wrapped(draw: ImageDraw.ImageDraw, text: str, x: int, y: int, width: i
 def true_size_row(images: Sequence[torch.Tensor | Image.Image], labels: Sequence[str]) -> Image.Image:
     """Pictures side by side at their true pixel size (no enlarging), bottom-aligned, labels beneath."""
     pictures = [to_pil(im) for im in images]
-    font = ImageFont.load_default()
+    font = pil_font(text="".join(labels))
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     slots = [max(p.width, int(measure.textlength(label, font=font)) + 4) for p, label in zip(pictures, labels)]
     height = max(p.height for p in pictures)

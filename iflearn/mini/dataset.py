@@ -36,6 +36,7 @@ __all__ = [
     "render",
     "random_scene",
     "all_captions",
+    "short_captions",
     "is_held_out",
     "held_out_scenes",
 ]
@@ -187,4 +188,14 @@ def all_captions() -> list[str]:
             if all(flags) and is_held_out(scene):
                 continue
             texts.add(caption(variant))
+    return sorted(texts)
+
+
+def short_captions() -> list[str]:
+    """The captions that name only a colour and a shape (``"an orange square"``), plus ``""``: the whole caption
+    set of a run with ``p_drop=1.0``, small enough to encode in a second."""
+    texts = {""}
+    for colour in COLOURS:
+        for shape in SHAPES:
+            texts.add(caption(Scene(colour, shape, "big", "in the center", "black", False, False, False)))
     return sorted(texts)

@@ -31,6 +31,7 @@ import random
 import sys
 import time
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -81,6 +82,7 @@ class TrainSettings:
     v_weight_max: float | None = None  # v-prediction's loss weighting for an epsilon UNet (ditto)
     device: str = "cpu"  # where the UNet trains: "cpu" or "cuda" (the data are drawn on the CPU either way)
     adherence_prompts: int = 16  # held-out captions drawn by the periodic adherence check (stage I)
+    p_drop: float = 0.3  # chance that a caption leaves out each optional part (1.0: "a red circle" only)
 
 
 #: The settings of the shipped weights. Stage I's loss carries v-prediction's weighting, ``1 / abar_t`` capped
@@ -135,10 +137,14 @@ class CaptionBank:
         return self.encoder
 
     def __call__(self, texts: list[str]) -> torch.Tensor:
-        """``(len(texts), 77, 384)`` float32; texts outside the bank are encoded on the fly."""
+        """``(len(texts), 77, 384)`` float32; texts outside the bank are encoded on the fly (once: they join it)."""
         if all(t in self.index for t in texts):
             return self.embeds[[self.index[t] for t in texts]].float()
-        return embed_captions(texts, encoder=self._encoder()).float()
+        new = sorted({t for t in texts if t not in self.index})
+        self.embeds = torch.cat([self.embeds, embed_captions(new, encoder=self._encoder())])
+        self.index.update({t: len(self.texts) + i for i, t in enumerate(new)})
+        self.texts += new
+        return self.embeds[[self.index[t] for t in texts]].float()
 
     def save(self, path: Path) -> None:
         """Write the bank as safetensors: each caption's real-token states, their counts, and the texts."""
@@ -189,7 +195,7 @@ def make_batch(settings: TrainSettings, step: int, bank: CaptionBank) -> tuple[t
     ``(x0 (B,3,c,c), low_res_up (B,3,c,c), embeds)`` with ``c`` the crop side.
     """
     rng = random.Random(settings.seed * 1_000_003 + step * 7919 + settings.stage)
-    scenes = [random_scene(rng) for _ in range(settings.batch)]
+    scenes = [random_scene(rng, settings.p_drop) for _ in range(settings.batch)]
     texts = ["" if rng.random() < settings.p_uncond else caption(s) for s in scenes]
     embeds = bank(texts)
     if settings.stage == 1:
@@ -308,8 +314,19 @@ def save_sample_grid(stage: int, unet, path: Path, bank: CaptionBank, steps: int
     image_grid(images.cpu(), captions=prompts, columns=4).save(path)
 
 
-def train_stage(settings: TrainSettings, out: Path, resume: bool = False, bank: CaptionBank | None = None) -> dict:
-    """Train one stage and write its pipeline folder under ``out``; returns the run's record."""
+def train_stage(settings: TrainSettings, out: Path, resume: bool = False, bank: CaptionBank | None = None,
+                callback: Callable[[int, torch.nn.Module], None] | None = None, samples: bool = True) -> dict:
+    """Train one stage and write its pipeline folder under ``out``; returns the run's record.
+
+    Args:
+        settings: what to train, and how long.
+        out: folder for checkpoints, sample grids and the finished pipeline.
+        resume: continue from ``out``'s last checkpoint.
+        bank: the captions' embeddings (default: every caption, encoded now).
+        callback: called as ``callback(step, ema_unet)`` every ``settings.sample_every`` steps and at the end
+            (the EMA UNet in eval mode; it goes back to training afterwards), e.g. to draw samples in a notebook.
+        samples: save the periodic sample grids (PNG) and adherence checks.
+    """
     torch.manual_seed(settings.seed)
     bank = bank or CaptionBank()
     scheduler = configs.stage1_scheduler() if settings.stage == 1 else configs.stage2_scheduler()
@@ -373,7 +390,11 @@ def train_stage(settings: TrainSettings, out: Path, resume: bool = False, bank: 
                          step=done, elapsed=time.time() - began, history=history)
             torch.save(state, str(ckpt_path) + ".tmp")
             os.replace(str(ckpt_path) + ".tmp", ckpt_path)
-        if done % settings.sample_every == 0 or done == settings.steps:
+        if callback is not None and (done % settings.sample_every == 0 or done == settings.steps):
+            ema.eval()
+            callback(done, ema)
+            unet.train()
+        if samples and (done % settings.sample_every == 0 or done == settings.steps):
             save_sample_grid(settings.stage, ema, sample_dir / f"stage{settings.stage}_step{done:06d}.png", bank)
             if settings.stage == 1 and not settings.tiny:
                 adherence = quick_adherence(ema, bank, prompts=settings.adherence_prompts)

@@ -115,6 +115,23 @@ def _snr_reference(abar_t: np.ndarray) -> np.ndarray:
     return abar / (1.0 - abar)
 
 
+def _loss_weight_inputs(rng: np.random.Generator, cap: float | None = None) -> Inputs:
+    # abar_t: (B,) values of the cosine schedule in (0, 1]; cap: the largest weight, as TrainSettings.v_weight_max
+    return {"abar_t": rng.uniform(0.002, 1.0, (8,)).astype(np.float32),
+            "cap": float(rng.uniform(2.0, 50.0) if cap is None else cap)}
+
+
+def _loss_weight_edges(rng: np.random.Generator) -> list[Inputs]:
+    # a clean picture (weight 1), the noisiest step (the cap), abar_t exactly at 1 / cap, and the course's cap 20
+    return [{"abar_t": np.array([1.0, 0.5, 0.05, 0.002], dtype=np.float32), "cap": 20.0},
+            {"abar_t": np.array([0.25, 0.2, 0.1], dtype=np.float32), "cap": 5.0}]
+
+
+def _loss_weight_reference(abar_t: np.ndarray, cap: float) -> np.ndarray:
+    # v-prediction's loss written for an epsilon UNet: |v - v_hat|^2 = |eps - eps_hat|^2 / abar_t, capped
+    return np.minimum(1.0 / abar_t.astype(np.float64), cap)
+
+
 def _numbers_inputs(rng: np.random.Generator) -> Inputs:
     # a picture of height x width with `channels` values per position, denoised at 1/downsample of its side
     downsample = float(rng.choice([1, 2, 4, 8]))
@@ -408,11 +425,14 @@ EXERCISES: dict[str, Exercise] = {
         edge_cases=_start_edges,
         reference=_start_reference,
         hint={
-            "en": "img2img runs only the last floor(N * strength) of the N = len(timesteps) steps (never more "
-                  "than N); it starts at the first of them. Indices count from 0, and int() floors where round() "
-                  "does not.",
-            "ko": "img2img는 N = len(timesteps)개 스텝 중 마지막 floor(N * strength)개(최대 N)만 실행하고, 그중 "
-                  "첫 스텝에서 시작합니다. 인덱스는 0부터 세며, int()는 내림이지만 round()는 아닙니다.",
+            "en": "Work one case by hand first: N = 10 steps at strength 0.3. How many of the 10 steps does img2img "
+                  "run (step 3's printout counts them for 40 steps), and which position in the list is the first of them? "
+                  "Then write that count and that position for any N and strength, the way diffusers rounds: "
+                  "int() floors, round() does not.",
+            "ko": "먼저 손으로 한 경우를 풀어 보세요: N = 10스텝, strength 0.3. img2img는 10스텝 중 몇 개를 "
+                  "실행하고(3절의 출력이 40스텝일 때의 개수를 보여 줍니다), 그 첫 스텝은 목록의 몇 번째일까요? 그다음 "
+                  "임의의 N과 strength에 대해 그 개수와 위치를 diffusers처럼 계산하세요: int()는 내림이고 "
+                  "round()는 아닙니다.",
         },
         atol=1e-6,
     ),
@@ -429,6 +449,22 @@ EXERCISES: dict[str, Exercise] = {
                   "대해 길이를 구한 뒤 threshold와 비교하세요.",
         },
         atol=1e-6,
+    ),
+    "loss_weight": Exercise(
+        name="loss_weight",
+        signature="def loss_weight(abar_t, cap):",
+        make_inputs=_loss_weight_inputs,
+        edge_cases=_loss_weight_edges,
+        reference=_loss_weight_reference,
+        hint={
+            "en": "One weight per picture, the same shape as abar_t. A clean picture (abar_t = 1) keeps weight 1; "
+                  "the noisier the picture, the larger the weight, but never above cap. Which of torch's "
+                  "element-wise functions keeps the smaller of two values?",
+            "ko": "그림마다 가중치 하나, abar_t와 같은 모양입니다. 깨끗한 그림(abar_t = 1)은 가중치 1이고, 노이즈가 "
+                  "많을수록 가중치가 커지지만 cap을 넘지 않습니다. 두 값 중 작은 쪽을 고르는 torch의 원소별 함수는 "
+                  "무엇일까요?",
+        },
+        atol=1e-4,
     ),
     "tally": Exercise(
         name="tally",
