@@ -181,7 +181,7 @@ def edition_for(name: str, source: str | Path, root: str | Path = ".", strict: b
 
 
 def build_editions(root: str | Path = ".", execute: bool = True, check: bool = False,
-                   timeout: int = 600) -> list[str]:
+                   timeout: int = 600, only: str | None = None) -> list[str]:
     """Write (or with ``check``, compare) every edition of :data:`EDITIONS`; returns what is out of date.
 
     Written editions are executed in a fresh kernel each (cells tagged ``raises-exception``, the stubs, may fail).
@@ -191,6 +191,8 @@ def build_editions(root: str | Path = ".", execute: bool = True, check: bool = F
     root = Path(root)
     stale: list[str] = []
     for source_dir, name, out_dir in EDITIONS:
+        if only is not None and name != only:
+            continue
         for source in sorted((root / source_dir).glob("[0-9][0-9]_*.ipynb")):
             built = editions.build_edition(source, edition_for(name, source, root)).notebook
             target = root / out_dir / source.name
@@ -253,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     bu.add_argument("--check", action="store_true", help="only report editions that are out of date")
     bu.add_argument("--no-execute", action="store_true", help="write without executing")
     bu.add_argument("--timeout", type=int, default=600, help="per-cell time limit in seconds")
+    bu.add_argument("--edition", choices=[name for _, name, _ in EDITIONS], help="build only this edition")
     tr = sub.add_parser("translations", help="refresh or check the translation catalogues (translations/<lang>/)")
     tr.add_argument("action", choices=["update", "check"],
                     help="update: add new cells, mark changed ones fuzzy; check: list what is missing or stale")
@@ -262,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "translations":
         return _translations(args.action, args.language, args.notebooks)
     if args.command == "build":
-        stale = build_editions(".", execute=not args.no_execute, check=args.check, timeout=args.timeout)
+        stale = build_editions(".", execute=not args.no_execute, check=args.check, timeout=args.timeout,
+                               only=args.edition)
         if args.check:
             print(("out of date (run python -m iflearn.nbtools build): " + ", ".join(stale)) if stale
                   else "every edition is up to date")

@@ -50,6 +50,9 @@ CHROMIUM_ARGS = [
 
 TOUR = "00_setup_and_tour.ipynb"
 TOUR_QUIZZES = ["if-00-mini-backend", "if-00-real-needs", "if-00-licence-once", "if-00-gated-error", "if-00-doctor"]
+KOREAN = "ko/03_noising.ipynb"
+KOREAN_QUIZZES = ["if-03-noising-extracts", "if-03-forward-formula", "if-03-schedule", "if-03-num-steps",
+                  "if-03-snr-direction"]
 BROKEN = "zz_broken_widget.ipynb"
 BROKEN_QID = "no-such-question"
 
@@ -253,6 +256,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     root.mkdir()
     for nb in sorted(NOTEBOOKS.glob("*.ipynb")):
         shutil.copy2(nb, root / nb.name)
+    (root / "ko").mkdir()
+    for nb in sorted((NOTEBOOKS / "ko").glob("*.ipynb")):
+        shutil.copy2(nb, root / "ko" / nb.name)
     _write_broken_notebook(root / BROKEN)
     env = _lab_env(tmp)
     kernels = subprocess.run([sys.executable, "-m", "jupyter", "kernelspec", "list", "--json"], env=env,
@@ -492,8 +498,8 @@ def quiz_widget(page: Any, qid: str) -> Any:
     return page.locator(f'{OUTPUT}:has(.widget-vbox code:text-is("{qid}"))')
 
 
-def check_quiz_rendered(page: Any, qid: str) -> list[str]:
-    """Problems with quiz widget ``qid``: missing, or without choices or Check button."""
+def check_quiz_rendered(page: Any, qid: str, button: str = "Check") -> list[str]:
+    """Problems with quiz widget ``qid``: missing, or without choices or Check button (``"확인"`` in Korean)."""
     widget = quiz_widget(page, qid)
     if widget.count() == 0:
         return [f"quiz widget {qid!r} did not render (no widget output showing that id)"]
@@ -502,19 +508,19 @@ def check_quiz_rendered(page: Any, qid: str) -> list[str]:
     choices = widget.locator(".widget-radio-box label, .widget-toggle-button, .widget-checkbox, input[type=text]")
     if choices.count() == 0:
         problems.append(f"quiz widget {qid!r} shows no choices or input")
-    if widget.get_by_role("button", name="Check").count() != 1:
-        problems.append(f"quiz widget {qid!r} has no Check button")
+    if widget.get_by_role("button", name=button).count() != 1:
+        problems.append(f"quiz widget {qid!r} has no {button} button")
     return problems
 
 
-def pick_and_check(page: Any, qid: str, choice_id: str) -> str:
+def pick_and_check(page: Any, qid: str, choice_id: str, button: str = "Check") -> str:
     """Pick choice ``choice_id`` (the ``b)`` prefix of a radio label), press Check; return the feedback text."""
     widget = quiz_widget(page, qid).first
     widget.scroll_into_view_if_needed()
     widget.locator(".widget-radio-box label", has_text=re.compile(rf"^\s*{re.escape(choice_id)}\)")).click()
     feedback = widget.locator(".widget-html").last
     before = feedback.text_content() or ""
-    widget.get_by_role("button", name="Check").click()
+    widget.get_by_role("button", name=button).click()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         text = feedback.text_content() or ""
@@ -551,7 +557,8 @@ def widget_display_errors(page: Any) -> list[str]:
     return [f"{_cell_number(outputs.nth(i))} {_cell_first_line(outputs.nth(i))}" for i in range(outputs.count())]
 
 
-def notebook_problems(page: Any, console: Console, quizzes: list[str], min_images: int = 0) -> list[str]:
+def notebook_problems(page: Any, console: Console, quizzes: list[str], min_images: int = 0,
+                      button: str = "Check") -> list[str]:
     """Everything a learner would see as broken after Run All, as readable sentences (empty list: all good)."""
     problems = []
     for prompt, text in traceback_outputs(page):
@@ -559,7 +566,7 @@ def notebook_problems(page: Any, console: Console, quizzes: list[str], min_image
         problems.append(f"cell {prompt} shows a traceback: {last[:300]}")
     problems += [f"cell {where} shows \"Error displaying widget\"" for where in widget_display_errors(page)]
     for qid in quizzes:
-        problems += check_quiz_rendered(page, qid)
+        problems += check_quiz_rendered(page, qid, button)
     images = rendered_images_settled(page, min_images)
     broken = [im for im in images if not (im["complete"] and im["naturalWidth"] > 0 and im["width"] > 0
                                           and im["height"] > 0)]
@@ -572,9 +579,10 @@ def notebook_problems(page: Any, console: Console, quizzes: list[str], min_image
     return problems
 
 
-def assert_notebook_ok(page: Any, console: Console, quizzes: list[str], min_images: int = 0) -> None:
+def assert_notebook_ok(page: Any, console: Console, quizzes: list[str], min_images: int = 0,
+                       button: str = "Check") -> None:
     """Raise ``AssertionError`` listing what is broken (see :func:`notebook_problems`)."""
-    problems = notebook_problems(page, console, quizzes, min_images)
+    problems = notebook_problems(page, console, quizzes, min_images, button)
     if problems:
         raise AssertionError("the notebook does not look right in JupyterLab:\n- " + "\n- ".join(problems))
 
@@ -720,6 +728,37 @@ def test_tour_notebook_as_a_learner_sees_it(lab: Lab, page: Any) -> None:
         console.dump(_artifact("console-tour.txt"))
         if not page.is_closed():
             page.screenshot(path=str(_artifact("last-page-tour.png")))
+
+
+def test_korean_notebook_as_a_korean_learner_sees_it(lab: Lab, page: Any) -> None:
+    """ko/03_noising: Run All in the Korean edition; the quizzes speak Korean and answer, the figure's Korean labels
+    render (``test-artifacts/browser/ko-figure.png``, committed as docs/img/ko_notebook_figure.png), no cell
+    shows a traceback."""
+    console = Console()
+    console.attach(page)
+    try:
+        open_notebook(page, lab, KOREAN)
+        seconds = run_all_cells(page, console)
+        print(f"Run All (Korean edition) took {seconds:.1f} s")
+        assert_notebook_ok(page, console, KOREAN_QUIZZES, min_images=2, button="확인")
+        # the markdown and the quiz text are Korean
+        assert page.locator(".jp-MarkdownOutput h1", has_text="노이즈 추가").count() >= 1
+        question = quiz_widget(page, "if-03-forward-formula").first.text_content() or ""
+        assert "노이즈" in question, f"the quiz question is not in Korean: {question[:200]!r}"
+        wrong = pick_and_check(page, "if-03-forward-formula", "b", button="확인")
+        assert "아쉽지만 틀렸습니다" in wrong and "❌" in wrong, f"feedback after a wrong answer: {wrong!r}"
+        right = pick_and_check(page, "if-03-forward-formula", "a", button="확인")
+        assert "정답입니다" in right and "✅" in right, f"feedback after the right answer: {right!r}"
+        screenshot(quiz_widget(page, "if-03-forward-formula").first, "ko-quiz-after-right-answer.png", padding=4)
+        # the schedule figure, whose title, axes and legend are Korean
+        figure = code_cell(page, "타임스텝 t").locator(".jp-OutputArea-output img").first
+        figure.scroll_into_view_if_needed()
+        assert (figure.evaluate("im => im.naturalWidth") or 0) > 0, "the Korean figure did not render"
+        screenshot(code_cell(page, "타임스텝 t"), "ko-figure.png", padding=4)  # docs/img/ko_notebook_figure.png
+    finally:
+        console.dump(_artifact("console-korean.txt"))
+        if not page.is_closed():
+            page.screenshot(path=str(_artifact("last-page-korean.png")))
 
 
 def test_checks_catch_a_broken_quiz_widget(lab: Lab, page: Any) -> None:

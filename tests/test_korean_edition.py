@@ -201,3 +201,23 @@ def test_picture_captions_draw_hangul() -> None:
     korean = np.asarray(image_grid(pictures, captions=["빨간 원"]))
     boxes = np.asarray(image_grid(pictures, captions=["□□ □"]))
     assert (korean < 128).any() and not np.array_equal(korean, boxes)
+
+
+@pytest.mark.parametrize("source", SOLUTIONS, ids=lambda p: p.stem)
+def test_no_figure_string_mixes_mathtext_and_hangul(source: Path) -> None:
+    """matplotlib draws a string with ``$...$`` through mathtext, whose fonts have no Hangul and no fallback: its
+    Korean letters become boxes. Korean figure labels write symbols as Unicode instead (ᾱₜ, x̂₀)."""
+    import io
+    import tokenize
+
+    korean = nbformat.read(ROOT / "solutions" / "ko" / source.name, as_version=4)
+    mixed = []
+    for cell in korean.cells:
+        if cell.cell_type != "code":
+            continue
+        lines = "\n".join("pass" if line.lstrip().startswith(("%", "!")) else line for line in cell.source.split("\n"))
+        for token in tokenize.generate_tokens(io.StringIO(lines).readline):
+            if token.type == tokenize.STRING and re.search(r"\$[^$]+\$", token.string) \
+                    and translations.has_hangul(token.string):
+                mixed.append(f"cell {cell.get('id')}: {token.string}")
+    assert not mixed, mixed

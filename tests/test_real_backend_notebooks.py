@@ -44,6 +44,12 @@ def real_kernel_env(hub_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     startup.mkdir(parents=True)
     shutil.copy(ROOT / "tests" / "kernel_startup" / "count_loads.py", startup / "00-count-loads.py")
     log = tmp_path / "loads.jsonl"
+    # Notebook 09 trains mini-IF itself (no backend involved) and keeps the finished run under the cache's
+    # training/ folder; sharing that folder with the nbval runs means the suite trains it once, not once per run.
+    training = Path(os.environ.get("IFLEARN_CACHE") or Path.home() / ".cache" / "iflearn") / "training"
+    training.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "iflearn-cache").mkdir()
+    (tmp_path / "iflearn-cache" / "training").symlink_to(training, target_is_directory=True)
     for name, value in {
         "HF_HUB_CACHE": str(hub_cache), "HF_HUB_OFFLINE": "1", "IFLEARN_SIMULATE_GPU": "Tesla T4:15",
         "IFLEARN_MAX_STEPS": "2", "IFLEARN_CACHE": str(tmp_path / "iflearn-cache"), "IPYTHONDIR": str(tmp_path / "ipython"),

@@ -102,7 +102,8 @@ def watch_training(settings: TrainSettings, prompts: list[str], bank: CaptionBan
     record_path, snapshots_path = folder / "IF-I-mini" / "TRAINING.json", folder / "snapshots.pt"
     if record_path.exists() and snapshots_path.exists():
         saved = torch.load(snapshots_path, weights_only=True)
-        snapshots = [Snapshot(int(s), saved[f"images_{s}"], json.loads(saved["rates"])[str(s)]) for s in saved["steps"]]
+        rates = json.loads(saved["rates"])
+        snapshots = [Snapshot(s, saved[f"images_{s}"], rates[str(s)]) for s in saved["steps"].tolist()]
         return WatchedRun(json.loads(record_path.read_text()), snapshots, folder / "IF-I-mini", reused=True)
     bank = bank or CaptionBank(sorted(set(prompts) | {""}))
     wanted = [_wanted(p) for p in prompts]
