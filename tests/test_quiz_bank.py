@@ -13,7 +13,8 @@ import yaml
 from iflearn.quiz import all_questions, get_question, load_bank, quiz_dir, validate_banks
 
 NOTEBOOKS = ["00_setup_and_tour", "01_what_is_if", "02_text_encoding", "03_noising", "04_denoising",
-             "05_cascade", "06_variations", "07_responsible_use", "08_review"]
+             "05_cascade", "06_variations", "07_responsible_use", "08_review",
+             "09_training"]
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
