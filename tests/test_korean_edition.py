@@ -84,7 +84,7 @@ def _notebook() -> nbformat.NotebookNode:
         v4.new_markdown_cell("## Noise", id="m1"),
         v4.new_code_cell('print("hello world")  # greet', id="c1"),
         v4.new_code_cell("x = 1", id="c2"),
-        v4.new_code_cell('def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\nanswer("q-1", 2)', id="c3"),
+        v4.new_code_cell('def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\nanswer("q-1", "b")', id="c3"),
     ])
 
 
@@ -101,7 +101,7 @@ def _translate(path: Path, table: dict[str, str]) -> None:
 GOOD = {
     "m1": "## 노이즈 (Noise)",
     "c1": 'print("안녕하세요")  # 인사',
-    "c3": 'def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\nanswer("q-1", 2)',
+    "c3": 'def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\nanswer("q-1", "b")',
 }
 
 
@@ -135,9 +135,10 @@ def test_a_changed_english_cell_makes_its_translation_fuzzy_and_unused(tmp_path:
 
 @pytest.mark.parametrize("cell,bad,why", [
     ("c1", 'print("안녕하세요", end="")', "code differs"),
-    ("c3", 'def f():\n    return 1\nanswer("q-1", 2)', "code differs"),
-    ("c3", 'def f():\n    # BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\nanswer("q-1", 2)', "markers differ"),
-    ("c3", 'def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\nanswer("q-1", 3)', "answer"),
+    ("c3", 'def f():\n    return 2\nanswer("q-1", "b")', "code differs"),
+    ("c3", 'def f():\n    return 1\nanswer("q-1", "b")', "markers differ"),
+    ("c3", 'def f():\n    # BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\nanswer("q-1", "b")', "markers differ"),
+    ("c3", 'def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\nanswer("q-1", "나")', "answer"),
     ("m1", "   ", "empty"),
 ])
 def test_a_translation_that_changes_code_markers_or_answers_is_refused(tmp_path: Path, cell: str, bad: str,
