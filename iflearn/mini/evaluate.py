@@ -189,6 +189,22 @@ def evaluate(
     }
 
 
+def quality(weights: str | Path | None, scenes: int, seconds_per_picture: float) -> dict:
+    """Stage II against bicubic (held-out scenes, notebook 6's drawing, photographs) and guidance's trade of
+    variety for adherence (:mod:`iflearn.mini.quality`), with each target and whether it is met."""
+    from iflearn.backend import mini_backend
+    from iflearn.cascade import Cascade
+    from iflearn.mini import quality as q
+
+    cascade = Cascade.load(mini_backend(weights), verbose=False)
+    sr = q.super_resolution_report(cascade, scenes)
+    photos = q.photo_report(cascade)
+    variety = q.variety_report(cascade)
+    met = {**sr["met"], "photographs": photos["met"], **variety["met"],
+           "seconds_per_picture": seconds_per_picture <= q.TARGETS["seconds_per_picture"]}
+    return {"super_resolution": sr, "photographs": photos, "variety": variety, "targets": q.TARGETS, "met": met}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m iflearn.mini.evaluate", description=__doc__.split("\n")[0])
     parser.add_argument("--weights", type=Path, default=None, help="folder with IF-I-mini/ and IF-II-mini/")
@@ -198,12 +214,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noise-level", type=int, default=None, help="stage II's noise level (default: the backend's)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/mini_if_eval.json"))
     parser.add_argument("--grid", type=Path, default=Path("docs/img/mini_if_samples.png"))
+    parser.add_argument("--adherence-only", action="store_true",
+                        help="skip the super-resolution, photograph and guidance-variety measurements")
     args = parser.parse_args(argv)
     report = evaluate(args.weights, args.prompts, args.seeds, tuple(args.steps) if args.steps else None,
                       grid_path=args.grid, noise_level=args.noise_level)
+    if not args.adherence_only:
+        report.update(quality(args.weights, args.prompts, report["seconds_per_image"]["total"]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps({k: report[k] for k in ("stage1_accuracy", "stage2_accuracy", "seconds_per_image")}, indent=2))
+    print(json.dumps({k: report[k] for k in ("stage1_accuracy", "stage2_accuracy", "seconds_per_image", "met")
+                      if k in report}, indent=2))
     return 0
 
 

@@ -83,6 +83,8 @@ class TrainSettings:
     device: str = "cpu"  # where the UNet trains: "cpu" or "cuda" (the data are drawn on the CPU either way)
     adherence_prompts: int = 16  # held-out captions drawn by the periodic adherence check (stage I)
     p_drop: float = 0.3  # chance that a caption leaves out each optional part (1.0: "a red circle" only)
+    max_timestep: int | None = None  # draw training timesteps below this only (an img2img-style stage II)
+    init: str | None = None  # start from this pipeline folder's UNet (fine-tuning) instead of random weights
 
 
 #: The settings of the shipped weights. Stage I's loss carries v-prediction's weighting, ``1 / abar_t`` capped
@@ -332,7 +334,12 @@ def train_stage(settings: TrainSettings, out: Path, resume: bool = False, bank: 
     scheduler = configs.stage1_scheduler() if settings.stage == 1 else configs.stage2_scheduler()
     noising = configs.image_noising_scheduler()
     device = torch.device(settings.device)
-    unet = configs.build_unet(_unet_config(settings)).to(device)
+    unet = configs.build_unet(_unet_config(settings))
+    if settings.init:
+        from diffusers import UNet2DConditionModel
+
+        unet.load_state_dict(UNet2DConditionModel.from_pretrained(settings.init, subfolder="unet").state_dict())
+    unet = unet.to(device)
     ema = copy.deepcopy(unet).requires_grad_(False)
     optimizer = torch.optim.AdamW(unet.parameters(), lr=settings.lr, weight_decay=0.0)
     ckpt_dir, sample_dir = out / "checkpoints", out / "samples"
@@ -357,7 +364,7 @@ def train_stage(settings: TrainSettings, out: Path, resume: bool = False, bank: 
         generator = torch.Generator().manual_seed(settings.seed * 7_654_321 + step)
         x0, embeds = batch[0].to(device), batch[-1].to(device)
         n = x0.shape[0]
-        t = torch.randint(0, scheduler.config.num_train_timesteps, (n,), generator=generator)
+        t = torch.randint(0, settings.max_timestep or scheduler.config.num_train_timesteps, (n,), generator=generator)
         noise = torch.randn(x0.shape, generator=generator)
         t, noise = t.to(device), noise.to(device)
         xt = scheduler.add_noise(x0, noise, t)
