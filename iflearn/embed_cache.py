@@ -19,13 +19,17 @@ import torch
 
 from iflearn.text import PromptEncoding, TokenizedPrompt
 
-__all__ = ["cache_dir", "EmbeddingCache"]
+__all__ = ["cache_root", "cache_dir", "EmbeddingCache"]
+
+
+def cache_root() -> Path:
+    """iflearn's cache folder: ``$IFLEARN_CACHE``, default ``~/.cache/iflearn``."""
+    return Path(os.environ.get("IFLEARN_CACHE") or Path.home() / ".cache" / "iflearn")
 
 
 def cache_dir() -> Path:
     """``$IFLEARN_CACHE/prompt-embeds`` (default ``~/.cache/iflearn/prompt-embeds``)."""
-    root = os.environ.get("IFLEARN_CACHE") or Path.home() / ".cache" / "iflearn"
-    return Path(root) / "prompt-embeds"
+    return cache_root() / "prompt-embeds"
 
 
 class EmbeddingCache:

@@ -46,7 +46,9 @@ def real_kernel_env(hub_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     log = tmp_path / "loads.jsonl"
     # Notebook 09 trains mini-IF itself (no backend involved) and keeps the finished run under the cache's
     # training/ folder; sharing that folder with the nbval runs means the suite trains it once, not once per run.
-    training = Path(os.environ.get("IFLEARN_CACHE") or Path.home() / ".cache" / "iflearn") / "training"
+    from iflearn.embed_cache import cache_root
+
+    training = cache_root() / "training"
     training.mkdir(parents=True, exist_ok=True)
     (tmp_path / "iflearn-cache").mkdir()
     (tmp_path / "iflearn-cache" / "training").symlink_to(training, target_is_directory=True)

@@ -53,7 +53,9 @@ class WatchedRun:
 
 def run_folder(settings: TrainSettings, prompts: list[str], root: Path | None = None) -> Path:
     """``root/<hash of the settings and prompts>`` (default root: ``$IFLEARN_CACHE/training``)."""
-    root = root or Path(os.environ.get("IFLEARN_CACHE") or Path.home() / ".cache" / "iflearn") / "training"
+    from iflearn.embed_cache import cache_root
+
+    root = root or cache_root() / "training"
     key = json.dumps({"settings": asdict(settings), "prompts": prompts}, sort_keys=True)
     return root / hashlib.sha256(key.encode()).hexdigest()[:16]
 
