@@ -20,6 +20,8 @@ __all__ = [
     "Backend",
     "BackendChoice",
     "MINI_WEIGHTS",
+    "STAGE2_STRENGTH",
+    "STAGE2_NOISE_LEVEL",
     "REAL_STAGE1",
     "REAL_STAGE2",
     "REAL_STAGE3",
@@ -56,11 +58,16 @@ def cap_steps(steps: int) -> int:
 
 @dataclass(frozen=True)
 class StageDefaults:
-    """One stage's default sampling settings."""
+    """One stage's default sampling settings.
+
+    ``strength``, if set (stage II only), makes the stage enlarge img2img-style: it starts from the bicubic
+    enlargement noised to ``strength`` of the schedule, instead of from pure noise (:mod:`iflearn.upscale`).
+    """
 
     steps: int
     guidance_scale: float
     noise_level: int | None = None
+    strength: float | None = None
 
 
 @dataclass(frozen=True)
@@ -163,8 +170,16 @@ def mini_backend(folder: str | Path | None = None) -> Backend:
         stage3=None,
         sizes=(32, 128),
         text_encoder="minilm",
-        defaults=(StageDefaults(20, 7.0), StageDefaults(10, 1.0, 250)),
+        defaults=(StageDefaults(20, 7.0), StageDefaults(20, 1.0, STAGE2_NOISE_LEVEL, STAGE2_STRENGTH)),
     )
+
+
+#: mini-IF stage II enlarges img2img-style from the bicubic enlargement at this strength: of its 20 steps, the last
+#: 2 (t = 50 and 0) run (measured against other strengths in ``benchmarks/results/mini_if_speed.json``; see
+#: ``iflearn/mini/weights/README.md``).
+STAGE2_STRENGTH = 0.1
+#: mini-IF stage II's augmentation noise level: IF's default.
+STAGE2_NOISE_LEVEL = 250
 
 
 @dataclass(frozen=True)

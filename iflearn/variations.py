@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from iflearn import upscale
 from iflearn.cascade import Cascade
 from iflearn.errors import BadArgumentError, check_guidance, check_noise_level, check_steps, check_strength
 from iflearn.i18n import tr
@@ -125,9 +126,10 @@ def super_resolve(cascade: Cascade, image: torch.Tensor, prompt: str = "", noise
     steps = check_steps(steps if steps is not None else defaults.steps, "stage II")
     guidance_scale = check_guidance(guidance_scale if guidance_scale is not None else defaults.guidance_scale, "stage II")
     prompt_embeds, negative = _embeds(cascade, prompt)
-    pipe = cascade.pipe("stage2")
+    pipe = upscale.pipeline_for(cascade.pipe("stage2"), defaults.strength)
     pipe.set_progress_bar_config(disable=True)
     out = pipe(image=image, prompt_embeds=prompt_embeds, negative_prompt_embeds=negative, noise_level=level,
                num_inference_steps=steps, guidance_scale=guidance_scale,
+               **upscale.img2img_arguments(image, cascade.backend.sizes[1], defaults.strength, steps),
                generator=torch.Generator().manual_seed(seed), output_type="pt")
     return out.images.float().cpu().clamp(-1, 1)

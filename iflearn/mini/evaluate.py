@@ -128,7 +128,6 @@ def evaluate(
 
     backend = mini_backend(weights)
     cascade = Cascade.load(backend, verbose=False)
-    steps = steps or tuple(d.steps for d in backend.defaults)
     guidance = guidance or tuple(d.guidance_scale for d in backend.defaults)
     noise_level = backend.defaults[1].noise_level if noise_level is None else noise_level
     scenes = held_out_scenes()
@@ -170,7 +169,8 @@ def evaluate(
         "images": total,
         "prompts": len(scenes),
         "seeds_per_prompt": seeds,
-        "steps": list(steps),
+        "steps": list(steps or (d.steps for d in backend.defaults)),
+        "stage2_strength": backend.defaults[1].strength,
         "guidance": list(guidance),
         "noise_level": noise_level,
         "stage1_accuracy": {k: round(v / total, 4) for k, v in hits[1].items()},

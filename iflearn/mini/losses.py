@@ -17,7 +17,7 @@ import math
 import torch
 from diffusers import DDPMScheduler
 
-__all__ = ["hybrid_loss", "target_for"]
+__all__ = ["hybrid_loss", "target_for", "noised_from"]
 
 
 def _gather(values: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -31,6 +31,23 @@ def target_for(scheduler: DDPMScheduler, x0: torch.Tensor, noise: torch.Tensor, 
     if scheduler.config.prediction_type == "v_prediction":
         return scheduler.get_velocity(x0, noise, t)
     raise ValueError(f"prediction_type {scheduler.config.prediction_type!r} is not supported; use epsilon or v_prediction.")
+
+
+def noised_from(
+    scheduler: DDPMScheduler, x0: torch.Tensor, start: torch.Tensor, noise: torch.Tensor, t: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """img2img-style training: noise ``start`` (e.g. the bicubic enlargement) to step ``t``, and still ask for ``x0``.
+
+    Returns ``(x_t, eps_star)``: ``x_t = sqrt(abar_t) start + sqrt(1 - abar_t) noise``, and the noise that makes
+    ``x_t`` out of ``x0``, ``eps_star = (x_t - sqrt(abar_t) x0) / sqrt(1 - abar_t)``. Passed to :func:`hybrid_loss`
+    in place of ``noise``, it makes every target consistent: epsilon is ``eps_star``, v is
+    ``sqrt(abar) eps_star - sqrt(1 - abar) x0``, and the clean picture they imply is exactly ``x0``. All tensors
+    ``(B, 3, H, W)`` in ``[-1, 1]`` (``noise`` standard normal); ``t`` is ``(B,)``, best kept above ~50, where
+    ``1 - abar_t`` is not tiny.
+    """
+    xt = scheduler.add_noise(start, noise, t)
+    abar = _gather(scheduler.alphas_cumprod, t)
+    return xt, (xt - abar.sqrt() * x0) / (1 - abar).sqrt()
 
 
 def _loss_weight(

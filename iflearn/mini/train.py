@@ -42,10 +42,11 @@ from iflearn.device import default_device
 from iflearn.mini import configs
 from iflearn.mini.degrade import colour_jitter, soften
 from iflearn.mini.dataset import all_captions, caption, held_out_scenes, random_scene, render
-from iflearn.mini.losses import hybrid_loss
+from iflearn.mini.losses import hybrid_loss, noised_from
+from iflearn.mini.photos import random_crop
 from iflearn.mini.text_encoder import MAX_TOKENS, load_mini_text_encoder
 
-__all__ = ["TrainSettings", "CaptionBank", "train_stage", "main", "SAMPLE_PROMPTS"]
+__all__ = ["TrainSettings", "CaptionBank", "train_stage", "draw_in_bands", "main", "SAMPLE_PROMPTS"]
 
 #: Prompts drawn in the periodic sample grids.
 SAMPLE_PROMPTS = [
@@ -85,7 +86,19 @@ class TrainSettings:
     p_drop: float = 0.3  # chance that a caption leaves out each optional part (1.0: "a red circle" only)
     max_timestep: int | None = None  # draw training timesteps below this only (an img2img-style stage II)
     init: str | None = None  # start from this pipeline folder's UNet (fine-tuning) instead of random weights
+    timestep_bands: tuple[tuple[int, int, float], ...] | None = None  # (low, high, share): where timesteps fall
+    noise_level_bands: tuple[tuple[int, int, float], ...] | None = None  # the same for stage II's augmentation
+    photo_share: float = 0.0  # stage II: share of the batch cropped from photographs (iflearn.mini.photos)
+    start_share: float = 0.0  # stage II: share of the batch noised from the bicubic enlargement (img2img-style)
+    start_band: tuple[int, int] = (50, 300)  # ... at timesteps in this range
 
+
+#: Stage II's training length: it fits, with stage I's, in two hours of a 2-core CPU.
+STAGE2_STEPS = 3000
+#: Where stage II's training timesteps fall: (low, high, share). It samples img2img-style, from the noised bicubic
+#: enlargement at low noise (``start_share`` of the batch learns exactly that step); training spends most steps at
+#: low noise, and a third of them everywhere, so that sampling from pure noise (IF's way) still works.
+STAGE2_TIMESTEP_BANDS = ((0, 300, 0.65), (0, 1000, 0.35))
 
 #: The settings of the shipped weights. Stage I's loss carries v-prediction's weighting, ``1 / abar_t`` capped
 #: at 20 (a training-only change: the UNet still predicts epsilon for IF's unchanged scheduler). With the plain
@@ -95,7 +108,8 @@ class TrainSettings:
 #: ``benchmarks/results/mini_if_train_sweep_h200.json``).
 DEFAULTS = {
     1: dict(steps=3000, schedule_steps=3000, batch=64, lr=1e-3, v_weight_max=20.0),
-    2: dict(steps=2500, schedule_steps=2500, batch=12, lr=5e-4),
+    2: dict(steps=STAGE2_STEPS, schedule_steps=STAGE2_STEPS, batch=12, lr=1e-3, timestep_bands=STAGE2_TIMESTEP_BANDS,
+            noise_level_bands=((0, 100, 0.5), (0, 1000, 0.5)), photo_share=0.25, start_share=0.5),
 }
 
 
@@ -194,7 +208,9 @@ def make_batch(settings: TrainSettings, step: int, bank: CaptionBank) -> tuple[t
     """The batch of ``step``: a pure function of (seed, step), so a resumed run sees the same data.
 
     Returns for stage I ``(x0 (B,3,32,32), embeds (B,77,384))``; for stage II
-    ``(x0 (B,3,c,c), low_res_up (B,3,c,c), embeds)`` with ``c`` the crop side.
+    ``(x0 (B,3,c,c), low_res_up (B,3,c,c), start (B,3,c,c), embeds)`` with ``c`` the crop side: the true picture,
+    the bilinear enlargement of its low-resolution version (stage II's condition) and the bicubic one (where
+    img2img-style super-resolution starts).
     """
     rng = random.Random(settings.seed * 1_000_003 + step * 7919 + settings.stage)
     scenes = [random_scene(rng, settings.p_drop) for _ in range(settings.batch)]
@@ -202,9 +218,17 @@ def make_batch(settings: TrainSettings, step: int, bank: CaptionBank) -> tuple[t
     embeds = bank(texts)
     if settings.stage == 1:
         return torch.stack([render(s, configs.STAGE1_SIZE) for s in scenes]), embeds
+    photos = [settings.photo_share > 0 and rng.random() < settings.photo_share for _ in scenes]
+    if any(photos):
+        texts = ["" if photo else text for photo, text in zip(photos, texts)]
+        embeds = bank(texts)
     highs, lows = [], []
-    for scene in scenes:
-        high, low = render(scene, configs.STAGE2_SIZE), render(scene, configs.STAGE1_SIZE)
+    for scene, photo in zip(scenes, photos):
+        if photo:  # a photograph, made small as the evaluation does (area filter)
+            high = random_crop(rng, configs.STAGE2_SIZE)
+            low = F.interpolate(high[None], size=configs.STAGE1_SIZE, mode="area")[0]
+        else:
+            high, low = render(scene, configs.STAGE2_SIZE), render(scene, configs.STAGE1_SIZE)
         if settings.degrade and rng.random() < 0.8:
             high, low = colour_jitter([high, low], rng)
         if settings.degrade and rng.random() < 0.5:
@@ -214,12 +238,31 @@ def make_batch(settings: TrainSettings, step: int, bank: CaptionBank) -> tuple[t
     high, low = torch.stack(highs), torch.stack(lows)
     # Exactly what IFSuperResolutionPipeline does with the stage I picture before noising it.
     up = F.interpolate(low, (configs.STAGE2_SIZE, configs.STAGE2_SIZE), mode="bilinear", align_corners=True)
+    # Where img2img-style super-resolution starts from (iflearn.upscale.start_picture).
+    start = F.interpolate(low, (configs.STAGE2_SIZE, configs.STAGE2_SIZE), mode="bicubic", align_corners=False).clamp(-1, 1)
     c = settings.crop
     xs = [rng.randrange(0, configs.STAGE2_SIZE - c + 1) for _ in scenes]
     ys = [rng.randrange(0, configs.STAGE2_SIZE - c + 1) for _ in scenes]
-    high = torch.stack([h[:, y : y + c, x : x + c] for h, x, y in zip(high, xs, ys)])
-    up = torch.stack([u[:, y : y + c, x : x + c] for u, x, y in zip(up, xs, ys)])
-    return high, up, embeds
+    high, up, start = (torch.stack([p[:, y : y + c, x : x + c] for p, x, y in zip(pictures, xs, ys)])
+                       for pictures in (high, up, start))
+    return high, up, start, embeds
+
+
+def draw_in_bands(bands: tuple[tuple[int, int, float], ...], n: int, generator: torch.Generator) -> torch.Tensor:
+    """``(n,)`` integers: each falls in one of the ``(low, high, share)`` bands (picked by share), uniformly there.
+
+    >>> t = draw_in_bands(((900, 1000, 0.5), (0, 100, 0.5)), 1000, torch.Generator().manual_seed(0))
+    >>> bool(((t < 100) | (t >= 900)).all()), 400 < int((t < 100).sum()) < 600
+    (True, True)
+    """
+    shares = torch.tensor([float(share) for _, _, share in bands])
+    if (shares < 0).any() or float(shares.sum()) <= 0 or any(not 0 <= lo < hi for lo, hi, _ in bands):
+        raise ValueError(f"bands={bands!r}: expected (low, high, share) with 0 <= low < high and shares >= 0 "
+                         "that are not all 0, e.g. ((900, 1000, 0.5), (0, 300, 0.5)).")
+    which = torch.multinomial(shares, n, replacement=True, generator=generator)
+    low = torch.tensor([lo for lo, _, _ in bands])[which]
+    width = torch.tensor([hi - lo for lo, hi, _ in bands])[which]
+    return low + (torch.rand(n, generator=generator) * width).long().clamp(max=width - 1)
 
 
 def _lr_at(step: int, settings: TrainSettings) -> float:
@@ -364,14 +407,28 @@ def train_stage(settings: TrainSettings, out: Path, resume: bool = False, bank: 
         generator = torch.Generator().manual_seed(settings.seed * 7_654_321 + step)
         x0, embeds = batch[0].to(device), batch[-1].to(device)
         n = x0.shape[0]
-        t = torch.randint(0, settings.max_timestep or scheduler.config.num_train_timesteps, (n,), generator=generator)
+        if settings.timestep_bands:
+            t = draw_in_bands(settings.timestep_bands, n, generator)
+        else:
+            t = torch.randint(0, settings.max_timestep or scheduler.config.num_train_timesteps, (n,), generator=generator)
         noise = torch.randn(x0.shape, generator=generator)
         t, noise = t.to(device), noise.to(device)
         xt = scheduler.add_noise(x0, noise, t)
+        if settings.stage == 2 and settings.start_share > 0:
+            # img2img-style: noise the bicubic enlargement instead of the truth, and ask for the truth.
+            chosen = (torch.rand(n, generator=generator) < settings.start_share).to(device)
+            t_from = draw_in_bands(((*settings.start_band, 1.0),), n, generator).to(device)
+            t = torch.where(chosen, t_from, t)
+            from_start, eps_star = noised_from(scheduler, x0, batch[2].to(device), noise, t)
+            xt = torch.where(chosen.view(-1, 1, 1, 1), from_start, scheduler.add_noise(x0, noise, t))
+            noise = torch.where(chosen.view(-1, 1, 1, 1), eps_star, noise)
         if settings.stage == 1:
             output = unet(xt, t, encoder_hidden_states=embeds).sample
         else:
-            level = torch.randint(0, 1000, (n,), generator=generator)
+            if settings.noise_level_bands:
+                level = draw_in_bands(settings.noise_level_bands, n, generator)
+            else:
+                level = torch.randint(0, 1000, (n,), generator=generator)
             aug_noise = torch.randn(x0.shape, generator=generator)
             level, aug_noise = level.to(device), aug_noise.to(device)
             aug = noising.add_noise(batch[1].to(device), aug_noise, level)

@@ -1,0 +1,161 @@
+"""mini-IF's stage II: img2img-style training and sampling, photographs, and what the shipped weights achieve."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from iflearn.backend import MINI_WEIGHTS, STAGE2_STRENGTH, mini_backend
+from iflearn.mini import configs, photos, quality
+from iflearn.mini.dataset import caption, held_out_scenes, render
+from iflearn.mini.losses import noised_from, target_for
+from iflearn.mini.train import DEFAULTS, TrainSettings, draw_in_bands, make_batch
+from iflearn.upscale import img2img_arguments, pipeline_for, start_picture
+
+
+def test_draw_in_bands_keeps_to_the_bands_in_their_shares():
+    t = draw_in_bands(((900, 1000, 0.25), (0, 100, 0.75)), 4000, torch.Generator().manual_seed(0))
+    assert bool(((t < 100) | ((t >= 900) & (t < 1000))).all())
+    assert 0.71 < float((t < 100).float().mean()) < 0.79
+    assert len(set(t[t < 100].tolist())) == 100  # uniform inside a band: every value turns up
+
+
+@pytest.mark.parametrize("bands", [((0, 0, 1.0),), ((10, 5, 1.0),), ((0, 10, -1.0),), ((0, 10, 0.0),)])
+def test_draw_in_bands_refuses_empty_or_negative_bands(bands):
+    with pytest.raises(ValueError, match="low, high, share"):
+        draw_in_bands(bands, 4, torch.Generator())
+
+
+def test_noised_from_the_start_picture_asks_for_the_truth():
+    scheduler = configs.stage2_scheduler()
+    generator = torch.Generator().manual_seed(0)
+    x0, start = torch.rand(4, 3, 8, 8, generator=generator) * 2 - 1, torch.rand(4, 3, 8, 8, generator=generator) * 2 - 1
+    noise, t = torch.randn(4, 3, 8, 8, generator=generator), torch.tensor([50, 100, 200, 299])
+    xt, eps_star = noised_from(scheduler, x0, start, noise, t)
+    torch.testing.assert_close(xt, scheduler.add_noise(start, noise, t))
+    torch.testing.assert_close(scheduler.add_noise(x0, eps_star, t), xt, atol=1e-5, rtol=1e-5)
+    # A UNet that predicts the v target exactly makes the scheduler's clean-picture estimate the truth, not start.
+    abar = scheduler.alphas_cumprod[t].view(-1, 1, 1, 1)
+    x0_hat = abar.sqrt() * xt - (1 - abar).sqrt() * target_for(scheduler, x0, eps_star, t)
+    torch.testing.assert_close(x0_hat, x0, atol=1e-5, rtol=1e-5)
+
+
+def _bank():
+    """A caption bank holding only the empty caption (all a batch of photographs and dropped captions asks for)."""
+    from iflearn.mini.train import CaptionBank
+
+    return CaptionBank(texts=[""], embeds=torch.zeros(1, 77, 384, dtype=torch.float16))
+
+
+def test_stage2_batch_gives_the_bicubic_start_and_photographs_without_captions():
+    settings = TrainSettings(stage=2, **{**DEFAULTS[2], "photo_share": 1.0, "p_uncond": 1.0})
+    high, up, start, embeds = make_batch(settings, 0, _bank())
+    assert high.shape == up.shape == start.shape == (12, 3, settings.crop, settings.crop)
+    assert embeds.shape == (12, 77, 384)
+    for picture in (high, up, start):
+        assert float(picture.min()) >= -1 and float(picture.max()) <= 1
+    # Both enlargements come from the same small picture: close to each other, further from the truth.
+    assert float((start - up).abs().mean()) < float((start - high).abs().mean())
+    # Same step, same batch (a resumed run sees the same data).
+    torch.testing.assert_close(make_batch(settings, 0, _bank())[2], start)
+
+
+def test_photo_crops_are_pictures_and_never_the_held_out_photographs():
+    assert not set(photos.HELD_OUT) & set(photos.TRAINING_PHOTOS)
+    crop = photos.random_crop(random.Random(3))
+    assert crop.shape == (3, 128, 128) and crop.dtype == torch.float32
+    assert -1 <= float(crop.min()) < float(crop.max()) <= 1
+    torch.testing.assert_close(photos.random_crop(random.Random(3)), crop)
+    assert float(crop.std()) > 0.02  # a crop with something in it
+
+
+def test_start_picture_is_the_clamped_bicubic_enlargement():
+    small = torch.rand(2, 3, 8, 8) * 2 - 1
+    big = start_picture(small, 32)
+    assert big.shape == (2, 3, 32, 32)
+    torch.testing.assert_close(big, F.interpolate(small, size=32, mode="bicubic", align_corners=False).clamp(-1, 1))
+    assert img2img_arguments(small, 32, None, 20) == {}
+    assert set(img2img_arguments(small, 32, 0.2, 20)) == {"original_image", "strength"}
+    # Too few steps for the strength to reach one: raised so that exactly one step runs.
+    for steps in (1, 2, 3, 7, 9):
+        assert int(steps * img2img_arguments(small, 32, 0.1, steps)["strength"]) == 1
+
+
+def test_mini_stage2_with_few_steps_still_returns_the_picture(mini_cascade):
+    from iflearn.variations import super_resolve
+
+    for steps in (1, 2, 5):
+        assert super_resolve(mini_cascade, torch.zeros(1, 3, 32, 32), steps=steps).shape == (1, 3, 128, 128)
+    result = mini_cascade.generate("a red circle", steps=(2, 2), progress=False)
+    assert result.stages[1].images.shape == (1, 3, 128, 128)
+
+
+@pytest.fixture(scope="module")
+def mini_cascade():
+    from iflearn.cascade import Cascade
+
+    return Cascade.load(mini_backend(), verbose=False)
+
+
+def test_img2img_pipeline_shares_the_loaded_components(mini_cascade):
+    from diffusers import IFImg2ImgSuperResolutionPipeline
+
+    stage2 = mini_cascade.pipe("stage2")
+    assert pipeline_for(stage2, None) is stage2
+    wrapped = pipeline_for(stage2, 0.2)
+    assert isinstance(wrapped, IFImg2ImgSuperResolutionPipeline)
+    assert wrapped.unet is stage2.unet and wrapped.scheduler is stage2.scheduler
+
+
+def test_mini_cascade_enlarges_img2img_style_at_the_backend_strength(mini_cascade):
+    assert mini_cascade.backend.defaults[1].strength == STAGE2_STRENGTH
+    result = mini_cascade.generate("a big red circle in the center on a blue background", seed=0, progress=False)
+    settings = result.stages[1].settings
+    assert settings["strength"] == STAGE2_STRENGTH and settings["num_inference_steps"] == 20
+    assert result.stages[1].images.shape == (1, 3, 128, 128)
+
+
+def test_shipped_stage2_beats_bicubic_on_held_out_scenes(mini_cascade):
+    """The evaluation's headline, on 6 held-out scenes (the full measurement: ``python -m iflearn.mini.evaluate``)."""
+    from iflearn.mini.evaluate import edge_sharpness
+    from iflearn.variations import super_resolve
+
+    scenes = held_out_scenes()
+    random.Random(5).shuffle(scenes)
+    gains, sharper = [], []
+    for scene in scenes[:6]:
+        truth, small = render(scene, 128)[None], render(scene, 32)[None]
+        bicubic = start_picture(small, 128)
+        out = super_resolve(mini_cascade, small, caption(scene), seed=0)
+        gains.append(quality.psnr(out, truth) - quality.psnr(bicubic, truth))
+        sharper.append(edge_sharpness(out[0]) / edge_sharpness(bicubic[0]))
+    assert sum(gains) / len(gains) > 0.5, gains
+    assert sum(sharper) / len(sharper) > 1.2, sharper
+
+
+def test_model_card_and_training_records_fit_the_budget():
+    card = (MINI_WEIGHTS / "README.md").read_text()
+    for words in ("IF-II", "img2img", "photograph", "TRAINING.json", "python -m iflearn.mini.train"):
+        assert words in card, words
+    seconds = sum(json.loads((MINI_WEIGHTS / name / "TRAINING.json").read_text())["wall_seconds"]
+                  for name in ("IF-I-mini", "IF-II-mini"))
+    assert seconds <= 2 * 3600, f"retraining both stages took {seconds / 60:.0f} min on the recorded machine"
+    record = json.loads((MINI_WEIGHTS / "IF-II-mini" / "TRAINING.json").read_text())
+    assert record["settings"]["start_share"] > 0 and record["settings"]["photo_share"] > 0
+
+
+def test_readme_quality_table_is_generated_from_the_evaluation():
+    from iflearn.mini import report
+
+    text = report.README.read_text()
+    result = json.loads(report.EVAL_JSON.read_text())
+    assert report.replace_block(text, report.eval_table(result)) == text, "run: python -m iflearn.mini.report"
+    table = report.eval_table(result)
+    held_out = result["super_resolution"]["held_out_scenes"]
+    assert f"{held_out['psnr_stage2']:.1f} dB (bicubic {held_out['psnr_bicubic']:.1f})" in table
+    with pytest.raises(ValueError, match="markers"):
+        report.replace_block("no markers here", table)
