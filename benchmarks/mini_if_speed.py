@@ -52,14 +52,19 @@ def _timed(call, repeats: int) -> float:
     return round(statistics.median(times), 3)
 
 
-def stage1_rows(cascade: Cascade, prompts: int, repeats: int) -> list[dict]:
-    """Stage I alone: seconds per picture and adherence on ``prompts`` held-out captions, per schedule."""
-    pipe = cascade.pipe("stage1")
+def _setup(cascade: Cascade, part: str, count: int, shuffle_seed: int) -> tuple:
+    """``part``'s pipeline (progress bar off), ``count`` held-out scenes in a seeded order, and the empty caption's
+    ``(1, 77, 384)`` embedding (the negative prompt)."""
+    pipe = cascade.pipe(part)
     pipe.set_progress_bar_config(disable=True)
     scenes = held_out_scenes()
-    random.Random(0).shuffle(scenes)
-    scenes = scenes[:prompts]
-    negative = cascade.encode("").negative_embeds
+    random.Random(shuffle_seed).shuffle(scenes)
+    return pipe, scenes[:count], cascade.encode("").negative_embeds
+
+
+def stage1_rows(cascade: Cascade, prompts: int, repeats: int) -> list[dict]:
+    """Stage I alone: seconds per picture and adherence on ``prompts`` held-out captions, per schedule."""
+    pipe, scenes, negative = _setup(cascade, "stage1", prompts, 0)
     schedules = {"20 steps (default)": dict(num_inference_steps=20), "15 steps": dict(num_inference_steps=15),
                  "10 steps": dict(num_inference_steps=10), "smart27": dict(timesteps=presets.smart27_timesteps),
                  "fast27": dict(timesteps=presets.fast27_timesteps)}
@@ -81,12 +86,7 @@ def stage1_rows(cascade: Cascade, prompts: int, repeats: int) -> list[dict]:
 
 def stage2_rows(cascade: Cascade, scenes: int, repeats: int) -> list[dict]:
     """Stage II alone on true 32 px pictures: seconds per picture and PSNR against bicubic, per schedule."""
-    pipe = cascade.pipe("stage2")
-    pipe.set_progress_bar_config(disable=True)
-    chosen = held_out_scenes()
-    random.Random(1).shuffle(chosen)
-    chosen = chosen[:scenes]
-    negative = cascade.encode("").negative_embeds
+    pipe, chosen, negative = _setup(cascade, "stage2", scenes, 1)
     # (strength or None for IF's way from pure noise, steps, noise level)
     schedules = {
         "img2img-style, strength 0.1 of 20 steps (t = 50, 0), noise level 250 (default)": (0.1, 20, 250),

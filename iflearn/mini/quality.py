@@ -29,7 +29,7 @@ from iflearn.mini.dataset import caption, held_out_scenes, render
 __all__ = ["TARGETS", "psnr", "flat_mask", "flat_spread", "super_resolution_report", "photo_report",
            "variety_report", "drawing"]
 
-#: What mini-IF's stage II and guidance are held to (see the course's issue list: "mini-IF 2").
+#: What mini-IF's stage II and guidance are held to (the model card, ``iflearn/mini/weights/README.md``, reports them).
 TARGETS = {
     "psnr_gain_over_bicubic_dB": 1.0,      # stage II at least this much above bicubic, scenes and drawing
     "sharpness_ratio_over_bicubic": 1.3,   # edge sharpness at least this multiple of bicubic's

@@ -1,7 +1,8 @@
 """Train mini-IF from a seed: ``python -m iflearn.mini.train``.
 
 Stage I learns to draw 32x32 scenes from captions; stage II learns to upscale them x4 to 128x128, given the
-bilinearly upsampled, noise-augmented stage I picture. Both use IF's scheduler, learned variance (hybrid loss)
+bilinearly upsampled, noise-augmented stage I picture; half of its batch starts from the noised bicubic
+enlargement (the way it is sampled, img2img-style) and a quarter are crops of photographs. Both use IF's scheduler, learned variance (hybrid loss)
 and 10 % empty captions for classifier-free guidance. The run prints a progress bar with the loss, saves
 sample grids as PNG and resumable checkpoints, and finally writes the EMA weights as diffusers pipeline folders
 (``model_index.json``, ``unet/``, ``scheduler/`` ...) with a ``TRAINING.json`` record beside them.
