@@ -74,7 +74,8 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
     bank = CaptionBank.cached(args.out / "captions.safetensors")
-    settings = TrainSettings(stage=2, steps=args.steps, schedule_steps=args.steps, batch=12, lr=2e-4, max_timestep=400,
+    settings = TrainSettings(stage=2, steps=args.steps, schedule_steps=args.steps, batch=12, lr=2e-4,
+                             timestep_bands=((0, 400, 1.0),),
                              init=str(MINI_WEIGHTS / "IF-II-mini"), sample_every=10**9, checkpoint_every=250)
     if not args.measure_only:
         train_stage(settings, args.out, bank=bank, samples=False)

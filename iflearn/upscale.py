@@ -30,7 +30,8 @@ def start_picture(image: torch.Tensor, side: int) -> torch.Tensor:
     Returns:
         ``(B, 3, side, side)`` in ``[-1, 1]`` (bicubic overshoot clamped).
     """
-    return F.interpolate(image.float(), size=(side, side), mode="bicubic", align_corners=False).clamp(-1, 1).to(image.dtype)
+    big = F.interpolate(image.float(), size=(side, side), mode="bicubic", align_corners=False)
+    return big.clamp(-1, 1).to(image.dtype)
 
 
 def pipeline_for(pipe, strength: float | None):
@@ -54,7 +55,8 @@ def img2img_arguments(image: torch.Tensor, side: int, strength: float | None, st
     The pipeline runs the last ``int(steps * strength)`` of ``steps`` steps; when that is 0 (few steps, e.g.
     ``steps=2`` at strength 0.1) it would return no picture at all, so the strength is raised to run one step.
 
-    >>> img2img_arguments(torch.zeros(1, 3, 8, 8), 32, 0.1, 20)["strength"], img2img_arguments(torch.zeros(1, 3, 8, 8), 32, 0.1, 2)["strength"]
+    >>> small = torch.zeros(1, 3, 8, 8)
+    >>> img2img_arguments(small, 32, 0.1, 20)["strength"], img2img_arguments(small, 32, 0.1, 2)["strength"]
     (0.1, 0.5000000005)
     """
     if strength is None:

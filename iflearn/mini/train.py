@@ -2,8 +2,8 @@
 
 Stage I learns to draw 32x32 scenes from captions; stage II learns to upscale them x4 to 128x128, given the
 bilinearly upsampled, noise-augmented stage I picture; half of its batch starts from the noised bicubic
-enlargement (the way it is sampled, img2img-style) and a quarter are crops of photographs. Both use IF's scheduler, learned variance (hybrid loss)
-and 10 % empty captions for classifier-free guidance. The run prints a progress bar with the loss, saves
+enlargement (the way it is sampled, img2img-style) and a quarter are crops of photographs. Both use IF's
+scheduler, learned variance (hybrid loss) and 10 % empty captions for classifier-free guidance. The run prints a progress bar with the loss, saves
 sample grids as PNG and resumable checkpoints, and finally writes the EMA weights as diffusers pipeline folders
 (``model_index.json``, ``unet/``, ``scheduler/`` ...) with a ``TRAINING.json`` record beside them.
 
@@ -46,6 +46,7 @@ from iflearn.mini.dataset import all_captions, caption, held_out_scenes, random_
 from iflearn.mini.losses import hybrid_loss, noised_from
 from iflearn.mini.photos import random_crop
 from iflearn.mini.text_encoder import MAX_TOKENS, load_mini_text_encoder
+from iflearn.upscale import start_picture
 
 __all__ = ["TrainSettings", "CaptionBank", "train_stage", "draw_in_bands", "main", "SAMPLE_PROMPTS"]
 
@@ -85,7 +86,6 @@ class TrainSettings:
     device: str = "cpu"  # where the UNet trains: "cpu" or "cuda" (the data are drawn on the CPU either way)
     adherence_prompts: int = 16  # held-out captions drawn by the periodic adherence check (stage I)
     p_drop: float = 0.3  # chance that a caption leaves out each optional part (1.0: "a red circle" only)
-    max_timestep: int | None = None  # draw training timesteps below this only (an img2img-style stage II)
     init: str | None = None  # start from this pipeline folder's UNet (fine-tuning) instead of random weights
     timestep_bands: tuple[tuple[int, int, float], ...] | None = None  # (low, high, share): where timesteps fall
     noise_level_bands: tuple[tuple[int, int, float], ...] | None = None  # the same for stage II's augmentation
@@ -239,8 +239,7 @@ def make_batch(settings: TrainSettings, step: int, bank: CaptionBank) -> tuple[t
     high, low = torch.stack(highs), torch.stack(lows)
     # Exactly what IFSuperResolutionPipeline does with the stage I picture before noising it.
     up = F.interpolate(low, (configs.STAGE2_SIZE, configs.STAGE2_SIZE), mode="bilinear", align_corners=True)
-    # Where img2img-style super-resolution starts from (iflearn.upscale.start_picture).
-    start = F.interpolate(low, (configs.STAGE2_SIZE, configs.STAGE2_SIZE), mode="bicubic", align_corners=False).clamp(-1, 1)
+    start = start_picture(low, configs.STAGE2_SIZE)  # where img2img-style super-resolution starts
     c = settings.crop
     xs = [rng.randrange(0, configs.STAGE2_SIZE - c + 1) for _ in scenes]
     ys = [rng.randrange(0, configs.STAGE2_SIZE - c + 1) for _ in scenes]
@@ -411,18 +410,17 @@ def train_stage(settings: TrainSettings, out: Path, resume: bool = False, bank: 
         if settings.timestep_bands:
             t = draw_in_bands(settings.timestep_bands, n, generator)
         else:
-            t = torch.randint(0, settings.max_timestep or scheduler.config.num_train_timesteps, (n,), generator=generator)
+            t = torch.randint(0, scheduler.config.num_train_timesteps, (n,), generator=generator)
         noise = torch.randn(x0.shape, generator=generator)
         t, noise = t.to(device), noise.to(device)
+        from_start = settings.stage == 2 and settings.start_share > 0
+        if from_start:  # img2img-style: these pictures are noised from the bicubic enlargement, at their own t
+            chosen = (torch.rand(n, generator=generator) < settings.start_share).to(device).view(-1, 1, 1, 1)
+            t = torch.where(chosen.view(-1), draw_in_bands(((*settings.start_band, 1.0),), n, generator).to(device), t)
         xt = scheduler.add_noise(x0, noise, t)
-        if settings.stage == 2 and settings.start_share > 0:
-            # img2img-style: noise the bicubic enlargement instead of the truth, and ask for the truth.
-            chosen = (torch.rand(n, generator=generator) < settings.start_share).to(device)
-            t_from = draw_in_bands(((*settings.start_band, 1.0),), n, generator).to(device)
-            t = torch.where(chosen, t_from, t)
-            from_start, eps_star = noised_from(scheduler, x0, batch[2].to(device), noise, t)
-            xt = torch.where(chosen.view(-1, 1, 1, 1), from_start, scheduler.add_noise(x0, noise, t))
-            noise = torch.where(chosen.view(-1, 1, 1, 1), eps_star, noise)
+        if from_start:  # ... and still asked for the truth
+            started, eps_star = noised_from(scheduler, x0, batch[2].to(device), noise, t)
+            xt, noise = torch.where(chosen, started, xt), torch.where(chosen, eps_star, noise)
         if settings.stage == 1:
             output = unet(xt, t, encoder_hidden_states=embeds).sample
         else:
