@@ -97,9 +97,12 @@ class TrainSettings:
 #: Stage II's training length: it fits, with stage I's, in two hours of a 2-core CPU.
 STAGE2_STEPS = 3000
 #: Where stage II's training timesteps fall: (low, high, share). It samples img2img-style, from the noised bicubic
-#: enlargement at low noise (``start_share`` of the batch learns exactly that step); training spends most steps at
-#: low noise, and a third of them everywhere, so that sampling from pure noise (IF's way) still works.
-STAGE2_TIMESTEP_BANDS = ((0, 300, 0.65), (0, 1000, 0.35))
+#: enlargement at low noise (``start_share`` of the batch learns exactly that step), and its last step removes
+#: what noise is left; training spends most steps at low noise (a third below t = 100), and a third of them
+#: everywhere, so that sampling from pure noise (IF's way) still works.
+STAGE2_TIMESTEP_BANDS = ((0, 100, 0.35), (0, 300, 0.3), (0, 1000, 0.35))
+#: The timesteps of the img2img-style share: around the one the sampler starts at (t = 50, strength 0.1 of 20).
+STAGE2_START_BAND = (40, 100)
 
 #: The settings of the shipped weights. Stage I's loss carries v-prediction's weighting, ``1 / abar_t`` capped
 #: at 20 (a training-only change: the UNet still predicts epsilon for IF's unchanged scheduler). With the plain
@@ -110,7 +113,8 @@ STAGE2_TIMESTEP_BANDS = ((0, 300, 0.65), (0, 1000, 0.35))
 DEFAULTS = {
     1: dict(steps=3000, schedule_steps=3000, batch=64, lr=1e-3, v_weight_max=20.0),
     2: dict(steps=STAGE2_STEPS, schedule_steps=STAGE2_STEPS, batch=12, lr=1e-3, timestep_bands=STAGE2_TIMESTEP_BANDS,
-            noise_level_bands=((0, 100, 0.5), (0, 1000, 0.5)), photo_share=0.25, start_share=0.5),
+            noise_level_bands=((0, 100, 0.5), (0, 1000, 0.5)), photo_share=0.25, start_share=0.5,
+            start_band=STAGE2_START_BAND),
 }
 
 
