@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from iflearn.backend import MINI_WEIGHTS, STAGE2_STRENGTH, mini_backend
 from iflearn.mini import configs, photos, quality
 from iflearn.mini.dataset import caption, held_out_scenes, render
-from iflearn.mini.losses import noised_from, target_for
+from iflearn.mini.losses import flat_regions, hybrid_loss, noised_from, target_for
 from iflearn.mini.train import DEFAULTS, TrainSettings, draw_in_bands, make_batch
 from iflearn.upscale import img2img_arguments, pipeline_for, start_picture
 
@@ -42,6 +42,32 @@ def test_noised_from_the_start_picture_asks_for_the_truth():
     abar = scheduler.alphas_cumprod[t].view(-1, 1, 1, 1)
     x0_hat = abar.sqrt() * xt - (1 - abar).sqrt() * target_for(scheduler, x0, eps_star, t)
     torch.testing.assert_close(x0_hat, x0, atol=1e-5, rtol=1e-5)
+
+
+def test_pixel_weight_moves_the_loss_to_the_weighted_pixels():
+    scheduler = configs.stage2_scheduler()
+    generator = torch.Generator().manual_seed(1)
+    x0, noise = torch.rand(2, 3, 8, 8, generator=generator) * 2 - 1, torch.randn(2, 3, 8, 8, generator=generator)
+    t = torch.tensor([50, 400])
+    xt = scheduler.add_noise(x0, noise, t)
+    target = target_for(scheduler, x0, noise, t)
+    output = torch.cat([target, torch.zeros_like(target)], dim=1)
+    output[:, :3, :4] += 1.0  # wrong by 1 in the top half only
+    plain, _ = hybrid_loss(scheduler, output, x0, xt, noise, t, vlb_weight=0.0)
+    ones, _ = hybrid_loss(scheduler, output, x0, xt, noise, t, vlb_weight=0.0, pixel_weight=torch.ones(2, 1, 8, 8))
+    torch.testing.assert_close(plain, ones)
+    top = torch.zeros(2, 1, 8, 8)
+    top[:, :, :4] = 1.0
+    on_wrong, _ = hybrid_loss(scheduler, output, x0, xt, noise, t, vlb_weight=0.0, pixel_weight=top)
+    on_right, _ = hybrid_loss(scheduler, output, x0, xt, noise, t, vlb_weight=0.0, pixel_weight=1 - top)
+    assert float(plain) == pytest.approx(0.5) and float(on_wrong) == pytest.approx(1.0) and float(on_right) < 1e-9
+
+
+def test_flat_regions_are_the_truths_one_colour_pixels_away_from_edges():
+    truth = render(held_out_scenes()[0], 128)[None]
+    flat = flat_regions(truth)
+    assert flat.shape == (1, 1, 128, 128) and 0.3 < float(flat.float().mean()) < 1.0
+    torch.testing.assert_close(flat[0, 0], quality.flat_mask(truth[0]))
 
 
 def _bank():

@@ -15,9 +15,10 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from diffusers import DDPMScheduler
 
-__all__ = ["hybrid_loss", "target_for", "noised_from"]
+__all__ = ["hybrid_loss", "target_for", "noised_from", "flat_regions"]
 
 
 def _gather(values: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -81,6 +82,7 @@ def hybrid_loss(
     vlb_weight: float = 1e-3,
     snr_gamma: float | None = None,
     v_weight_max: float | None = None,
+    pixel_weight: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Improved DDPM's hybrid loss for a 6-channel IF UNet output.
 
@@ -101,15 +103,22 @@ def hybrid_loss(
             loss barely sees the clean picture at high noise (an error ``d`` in the predicted x0 costs only
             ``SNR * d^2``, with SNR ~ 0.02 at t = 900), yet that is where the layout and the background are
             decided. The cap keeps the last, almost pure-noise steps from dominating (20 means abar_t >= 0.05).
+        pixel_weight: if given, ``(B, 1, H, W)`` non-negative weights of each pixel's squared error inside its
+            picture (each picture's error is the weighted mean, so a picture's share of the loss does not change).
 
     Returns:
         ``(loss, parts)`` where ``parts`` holds the float values of ``mse`` and ``vlb`` (bits/dim).
     """
     pred, v_var = model_output.split(3, dim=1)
-    squared = ((pred.float() - target_for(scheduler, x0, noise, t).float()) ** 2).mean(dim=(1, 2, 3))
-    mse = squared.mean()
+    error = (pred.float() - target_for(scheduler, x0, noise, t).float()) ** 2
+    mse = error.mean()
+    if pixel_weight is None:
+        squared = error.mean(dim=(1, 2, 3))
+    else:
+        w = pixel_weight.float().expand_as(error)
+        squared = (error * w).sum(dim=(1, 2, 3)) / w.sum(dim=(1, 2, 3)).clamp(min=1e-12)
     weight = _loss_weight(scheduler, t, snr_gamma, v_weight_max)
-    weighted = mse if weight is None else (squared * weight).mean()
+    weighted = squared.mean() if weight is None else (squared * weight).mean()
 
     abar = scheduler.alphas_cumprod
     abar_t = _gather(abar, t)
@@ -143,3 +152,20 @@ def hybrid_loss(
     # At t = 0 no noise is added when sampling, so the variance there does not matter.
     vlb = torch.where(t > 0, kl, torch.zeros_like(kl)).mean()
     return weighted + vlb_weight * vlb, {"mse": float(mse.detach()), "vlb": float(vlb.detach())}
+
+
+def flat_regions(pictures: torch.Tensor, radius: int = 3) -> torch.Tensor:
+    """``(B, 1, H, W)`` bool: pixels whose whole ``(2 radius + 1)``-square neighbourhood has one colour.
+
+    Args:
+        pictures: ``(B, C, H, W)``, any value range.
+
+    >>> p = torch.zeros(1, 3, 9, 9); p[..., 4, 4] = 1.0
+    >>> m = flat_regions(p, radius=1)[0, 0]
+    >>> bool(m[0, 0]), bool(m[3, 3]), bool(m[4, 4])
+    (True, False, False)
+    """
+    size = 2 * radius + 1
+    high = F.max_pool2d(pictures.float(), size, stride=1, padding=radius)
+    low = -F.max_pool2d(-pictures.float(), size, stride=1, padding=radius)
+    return (high - low).amax(dim=1, keepdim=True) < 1e-3

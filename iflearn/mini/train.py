@@ -43,7 +43,7 @@ from iflearn.device import default_device
 from iflearn.mini import configs
 from iflearn.mini.degrade import colour_jitter, soften
 from iflearn.mini.dataset import all_captions, caption, held_out_scenes, random_scene, render
-from iflearn.mini.losses import hybrid_loss, noised_from
+from iflearn.mini.losses import flat_regions, hybrid_loss, noised_from
 from iflearn.mini.photos import random_crop
 from iflearn.mini.text_encoder import MAX_TOKENS, load_mini_text_encoder
 from iflearn.upscale import start_picture
@@ -92,6 +92,7 @@ class TrainSettings:
     photo_share: float = 0.0  # stage II: share of the batch cropped from photographs (iflearn.mini.photos)
     start_share: float = 0.0  # stage II: share of the batch noised from the bicubic enlargement (img2img-style)
     start_band: tuple[int, int] = (50, 300)  # ... at timesteps in this range
+    flat_weight: float = 1.0  # stage II: loss weight of pixels inside the truth's flat regions (others: 1)
 
 
 #: Stage II's training length: it fits, with stage I's, in two hours of a 2-core CPU.
@@ -436,8 +437,11 @@ def train_stage(settings: TrainSettings, out: Path, resume: bool = False, bank: 
             level, aug_noise = level.to(device), aug_noise.to(device)
             aug = noising.add_noise(batch[1].to(device), aug_noise, level)
             output = unet(torch.cat([xt, aug], dim=1), t, encoder_hidden_states=embeds, class_labels=level).sample
+        pixel_weight = None
+        if settings.stage == 2 and settings.flat_weight != 1.0:
+            pixel_weight = 1 + (settings.flat_weight - 1) * flat_regions(x0).float()
         loss, parts = hybrid_loss(scheduler, output, x0, xt, noise, t, settings.vlb_weight, settings.snr_gamma,
-                                  settings.v_weight_max)
+                                  settings.v_weight_max, pixel_weight)
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(step, settings)
         optimizer.zero_grad(set_to_none=True)
