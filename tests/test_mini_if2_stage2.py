@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from iflearn.backend import MINI_WEIGHTS, STAGE2_STRENGTH, mini_backend
 from iflearn.mini import configs, photos, quality
 from iflearn.mini.dataset import caption, held_out_scenes, render
-from iflearn.mini.losses import flat_regions, hybrid_loss, noised_from, target_for
+from iflearn.mini.losses import hybrid_loss, noised_from, target_for
 from iflearn.mini.train import DEFAULTS, TrainSettings, draw_in_bands, make_batch
 from iflearn.upscale import img2img_arguments, pipeline_for, start_picture
 
@@ -65,7 +65,7 @@ def test_pixel_weight_moves_the_loss_to_the_weighted_pixels():
 
 def test_flat_regions_are_the_truths_one_colour_pixels_away_from_edges():
     truth = render(held_out_scenes()[0], 128)[None]
-    flat = flat_regions(truth)
+    flat = quality.flat_regions(truth)
     assert flat.shape == (1, 1, 128, 128) and 0.3 < float(flat.float().mean()) < 1.0
     torch.testing.assert_close(flat[0, 0], quality.flat_mask(truth[0]))
 

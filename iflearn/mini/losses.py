@@ -15,10 +15,9 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from diffusers import DDPMScheduler
 
-__all__ = ["hybrid_loss", "target_for", "noised_from", "flat_regions"]
+__all__ = ["hybrid_loss", "target_for", "noised_from"]
 
 
 def _gather(values: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -153,19 +152,3 @@ def hybrid_loss(
     vlb = torch.where(t > 0, kl, torch.zeros_like(kl)).mean()
     return weighted + vlb_weight * vlb, {"mse": float(mse.detach()), "vlb": float(vlb.detach())}
 
-
-def flat_regions(pictures: torch.Tensor, radius: int = 3) -> torch.Tensor:
-    """``(B, 1, H, W)`` bool: pixels whose whole ``(2 radius + 1)``-square neighbourhood has one colour.
-
-    Args:
-        pictures: ``(B, C, H, W)``, any value range.
-
-    >>> p = torch.zeros(1, 3, 9, 9); p[..., 4, 4] = 1.0
-    >>> m = flat_regions(p, radius=1)[0, 0]
-    >>> bool(m[0, 0]), bool(m[3, 3]), bool(m[4, 4])
-    (True, False, False)
-    """
-    size = 2 * radius + 1
-    high = F.max_pool2d(pictures.float(), size, stride=1, padding=radius)
-    low = -F.max_pool2d(-pictures.float(), size, stride=1, padding=radius)
-    return (high - low).amax(dim=1, keepdim=True) < 1e-3

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from iflearn.mini.dataset import caption, held_out_scenes, render
 
-__all__ = ["TARGETS", "psnr", "flat_mask", "flat_spread", "super_resolution_report", "photo_report",
+__all__ = ["TARGETS", "psnr", "flat_regions", "flat_mask", "flat_spread", "super_resolution_report", "photo_report",
            "variety_report", "drawing"]
 
 #: What mini-IF's stage II and guidance are held to (the model card, ``iflearn/mini/weights/README.md``, reports them).
@@ -46,10 +46,25 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return 10 * math.log10(4 / max(mse, 1e-12))
 
 
+def flat_regions(pictures: torch.Tensor, radius: int = 3) -> torch.Tensor:
+    """``(B, 1, H, W)`` bool: pixels whose whole ``(2 radius + 1)``-square neighbourhood has one colour.
+
+    Args:
+        pictures: ``(B, C, H, W)``, any value range.
+
+    >>> p = torch.zeros(1, 3, 9, 9); p[..., 4, 4] = 1.0
+    >>> m = flat_regions(p, radius=1)[0, 0]
+    >>> bool(m[0, 0]), bool(m[3, 3]), bool(m[4, 4])
+    (True, False, False)
+    """
+    size = 2 * radius + 1
+    high = F.max_pool2d(pictures.float(), size, stride=1, padding=radius)
+    low = -F.max_pool2d(-pictures.float(), size, stride=1, padding=radius)
+    return (high - low).amax(dim=1, keepdim=True) < 1e-3
+
+
 def flat_mask(truth: torch.Tensor, radius: int = 3) -> torch.Tensor:
     """``(H, W)`` bool: pixels whose whole ``(2 radius + 1)``-square neighbourhood in ``truth`` has one value."""
-    from iflearn.mini.losses import flat_regions
-
     return flat_regions(truth.float().reshape(1, -1, *truth.shape[-2:]), radius)[0, 0]
 
 

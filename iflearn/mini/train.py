@@ -43,8 +43,9 @@ from iflearn.device import default_device
 from iflearn.mini import configs
 from iflearn.mini.degrade import colour_jitter, soften
 from iflearn.mini.dataset import all_captions, caption, held_out_scenes, random_scene, render
-from iflearn.mini.losses import flat_regions, hybrid_loss, noised_from
+from iflearn.mini.losses import hybrid_loss, noised_from
 from iflearn.mini.photos import random_crop
+from iflearn.mini.quality import flat_regions
 from iflearn.mini.text_encoder import MAX_TOKENS, load_mini_text_encoder
 from iflearn.upscale import start_picture
 
