@@ -28,6 +28,7 @@ __all__ = [
     "check_size",
     "check_noise_level",
     "check_strength",
+    "check_timesteps",
 ]
 
 LICENCE_PAGE = "https://huggingface.co/DeepFloyd/IF-I-XL-v1.0"
@@ -117,6 +118,23 @@ def check_noise_level(noise_level: int, stage: str = "stage II") -> int:
             )
         )
     return noise_level
+
+
+def check_timesteps(timesteps: list[int], stage: str = "stage II") -> list[int]:
+    """Custom timesteps: a non-empty list of whole numbers in ``[0, 1000)``, each smaller than the one before."""
+    ok = (isinstance(timesteps, (list, tuple)) and len(timesteps) > 0
+          and all(isinstance(t, int) and not isinstance(t, bool) and 0 <= t < 1000 for t in timesteps)
+          and all(a > b for a, b in zip(timesteps, timesteps[1:])))
+    if not ok:
+        _fail(
+            tr(
+                f"timesteps={timesteps!r} for {stage}: expected a list of whole numbers from 999 down to 0, each "
+                "smaller than the one before (the noise levels to denoise at, out of 1000), e.g. [50, 0].",
+                f"{stage}의 timesteps={timesteps!r}: 999에서 0 사이의 정수를 앞의 값보다 작게 나열한 리스트가 "
+                "필요합니다 (1000단계 중 노이즈를 걷어 낼 단계), 예: [50, 0].",
+            )
+        )
+    return list(timesteps)
 
 
 def check_strength(strength: float) -> float:

@@ -10,7 +10,8 @@ import torch
 
 from iflearn import upscale
 from iflearn.cascade import Cascade
-from iflearn.errors import BadArgumentError, check_guidance, check_noise_level, check_steps, check_strength
+from iflearn.errors import (BadArgumentError, check_guidance, check_noise_level, check_steps, check_strength,
+                            check_timesteps)
 from iflearn.i18n import tr
 
 __all__ = ["img2img", "inpaint", "super_resolve", "box_mask", "shape_mask", "mask_iou"]
@@ -117,19 +118,34 @@ def inpaint(cascade: Cascade, image: torch.Tensor, mask: torch.Tensor, prompt: s
 
 @torch.no_grad()
 def super_resolve(cascade: Cascade, image: torch.Tensor, prompt: str = "", noise_level: int | None = None,
-                  steps: int | None = None, guidance_scale: float | None = None, seed: int = 0) -> torch.Tensor:
-    """Stage II on any small picture of stage I's size (yours, not only generated ones): x4 larger."""
+                  steps: int | None = None, guidance_scale: float | None = None, seed: int = 0,
+                  timesteps: list[int] | None = None) -> torch.Tensor:
+    """Stage II on any small picture of stage I's size (yours, not only generated ones): x4 larger.
+
+    Args:
+        image: ``(1, 3, s, s)`` in ``[-1, 1]``, ``s`` stage I's side.
+        timesteps: denoise at exactly these timesteps instead of ``steps`` evenly spaced ones, e.g. ``[50, 0]``;
+            where stage II enlarges img2img-style (mini-IF), it starts from the bicubic enlargement noised to the
+            first of them.
+
+    Returns:
+        ``(1, 3, 4 s, 4 s)`` in ``[-1, 1]``.
+    """
     side = cascade.backend.sizes[0]
     image = _check_picture(image, side)
     defaults = cascade.backend.defaults[1]
     level = check_noise_level(noise_level if noise_level is not None else defaults.noise_level)
     steps = check_steps(steps if steps is not None else defaults.steps, "stage II")
     guidance_scale = check_guidance(guidance_scale if guidance_scale is not None else defaults.guidance_scale, "stage II")
+    extra = upscale.img2img_arguments(image, cascade.backend.sizes[1], defaults.strength, steps)
+    if timesteps is not None:
+        extra["timesteps"] = check_timesteps(timesteps)
+        if defaults.strength is not None:
+            extra["strength"] = 1.0  # all of the given timesteps, from the first
     prompt_embeds, negative = _embeds(cascade, prompt)
     pipe = upscale.pipeline_for(cascade.pipe("stage2"), defaults.strength)
     pipe.set_progress_bar_config(disable=True)
     out = pipe(image=image, prompt_embeds=prompt_embeds, negative_prompt_embeds=negative, noise_level=level,
-               num_inference_steps=steps, guidance_scale=guidance_scale,
-               **upscale.img2img_arguments(image, cascade.backend.sizes[1], defaults.strength, steps),
+               num_inference_steps=steps, guidance_scale=guidance_scale, **extra,
                generator=torch.Generator().manual_seed(seed), output_type="pt")
     return out.images.float().cpu().clamp(-1, 1)

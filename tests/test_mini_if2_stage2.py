@@ -185,3 +185,23 @@ def test_readme_quality_table_is_generated_from_the_evaluation():
     assert f"{held_out['psnr_stage2']:.1f} dB (bicubic {held_out['psnr_bicubic']:.1f})" in table
     with pytest.raises(ValueError, match="markers"):
         report.replace_block("no markers here", table)
+
+
+def test_custom_timesteps_are_the_same_sampler_and_reach_lower_noise(mini_cascade):
+    from iflearn.variations import super_resolve
+
+    small = render(held_out_scenes()[0], 32)[None]
+    default = super_resolve(mini_cascade, small, "a red circle", seed=3)  # strength 0.1 of 20: t = 50, then 0
+    torch.testing.assert_close(super_resolve(mini_cascade, small, "a red circle", seed=3, timesteps=[50, 0]), default)
+    gentle = super_resolve(mini_cascade, small, "a red circle", seed=3, timesteps=[10, 0])
+    bicubic = start_picture(small, 128)
+    assert quality.psnr(gentle, bicubic) > quality.psnr(default, bicubic)  # less noise to start from, less changed
+
+
+@pytest.mark.parametrize("timesteps", [[0, 50], [1000, 0], [], [50.0, 0], "50"])
+def test_bad_timesteps_teach(mini_cascade, timesteps):
+    from iflearn.errors import BadArgumentError
+    from iflearn.variations import super_resolve
+
+    with pytest.raises(BadArgumentError, match=r"timesteps=.*expected a list of whole numbers from 999 down to 0"):
+        super_resolve(mini_cascade, torch.zeros(1, 3, 32, 32), timesteps=timesteps)

@@ -30,3 +30,44 @@ def test_drawing_is_notebook_6s_picture() -> None:
     assert picture.shape == (1, 3, 64, 64) and picture.min() >= -1 and picture.max() <= 1
     centre, corner = picture[0, :, 32, 32], picture[0, :, 0, 0]
     assert centre[0] > 0.8 and corner[2] > 0.3  # yellow inside, purple outside
+
+
+def test_bicubic_spreads_only_near_edges_while_grain_reaches_the_interior() -> None:
+    import torch.nn.functional as F
+
+    truth = quality.drawing(128)
+    bicubic = F.interpolate(quality.drawing(32), size=128, mode="bicubic", align_corners=False).clamp(-1, 1)
+    rings = quality.flat_spread_by_distance(bicubic, truth)
+    assert list(rings) == ["3-5", "6-9", "10+"]
+    assert rings["3-5"] > 0.01 and rings["10+"] < 1e-3, rings  # ringing beside the circle's edge, flat inside
+    grainy = bicubic + 0.02 * torch.randn(bicubic.shape, generator=torch.Generator().manual_seed(0))
+    assert 0.015 < quality.flat_spread_by_distance(grainy, truth)["10+"] < 0.025
+
+
+def test_stage2_frontier_benchmark_measures_a_weights_folder(tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from iflearn.backend import MINI_WEIGHTS
+
+    script = Path(__file__).parents[1] / "benchmarks" / "mini_if_stage2_frontier.py"
+    folder = tmp_path / "run"  # a training run's --out folder: IF-II-mini only
+    folder.mkdir()
+    (folder / "IF-II-mini").symlink_to(Path(MINI_WEIGHTS).resolve() / "IF-II-mini")
+    out = tmp_path / "frontier.json"
+    done = subprocess.run([sys.executable, str(script), "--weights", f"mine={folder}", "--scenes", "2",
+                           "--timesteps", "[[50, 0], [5, 0]]", "--threads", "1", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    mine = json.loads(out.read_text())["weights"]["mine"]
+    assert mine["training"]["settings"]["start_band"] == [40, 100]  # copied from the run's TRAINING.json
+    default, gentle = mine["points"]
+    assert default["timesteps"] == [50, 0] and set(default["scenes"]["flat_spread_by_distance"]) == {"3-5", "6-9", "10+"}
+    assert default["scenes"]["flat_spread_by_distance_bicubic"]["10+"] < 1e-3  # bicubic is flat far from edges
+    # the lower start changes less: sharpness nearer bicubic's (1.0) than the default's
+    assert abs(gentle["drawing"]["sharpness_ratio"] - 1) < abs(default["drawing"]["sharpness_ratio"] - 1)
+    bad = subprocess.run([sys.executable, str(script), "--weights", str(folder), "--out", str(out)],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "expected LABEL=FOLDER" in bad.stderr

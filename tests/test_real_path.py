@@ -200,3 +200,28 @@ def test_t4_memory_table_is_generated_not_typed() -> None:
     readme = (root / "README.md").read_text()
     shown = readme[readme.index(table.BEGIN): readme.index(table.END) + len(table.END)]
     assert shown == table.render(result), "run python benchmarks/t4_memory.py --table"
+
+
+def test_super_resolve_with_custom_timesteps_on_the_real_layout(t4: Path) -> None:
+    from iflearn.cascade import Cascade
+    from iflearn.variations import super_resolve
+
+    cascade = Cascade.load(verbose=False)
+    small = torch.zeros(1, 3, 64, 64)
+    pipe = cascade.pipe("stage2")
+    seen = []
+    original = type(pipe.scheduler).set_timesteps
+
+    def spy(scheduler, *args, **kwargs):
+        seen.append(kwargs.get("timesteps"))
+        return original(scheduler, *args, **kwargs)
+
+    type(pipe.scheduler).set_timesteps = spy
+    try:
+        big = super_resolve(cascade, small, "a photo of a corgi", timesteps=[900, 500, 0])
+    finally:
+        type(pipe.scheduler).set_timesteps = original
+    assert big.shape == (1, 3, 256, 256) and -1 <= big.min() and big.max() <= 1
+    assert [900, 500, 0] in seen  # IF's way (from pure noise) at exactly the given timesteps
+    with pytest.raises(errors.BadArgumentError, match="timesteps="):
+        super_resolve(cascade, small, timesteps=[0, 900])

@@ -14,6 +14,7 @@ Examples::
     python -m iflearn.mini.train --stage 1 --resume               # continue from the last checkpoint
     python -m iflearn.mini.train --device cuda                    # on a GPU (the data stay the same)
     python -m iflearn.mini.train --caption-cache captions.safetensors   # encode the captions once, reuse them
+    python -m iflearn.mini.train --stage 2 --start-band 0 100 --flat-weight 2   # stage II with other settings
 
 Every random draw (scenes, captions, timesteps, noise) comes from seeded CPU generators, so a run sees the same
 data on any device; the arithmetic differs in its last bits between devices, so weights trained on a GPU are
@@ -520,7 +521,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="cpu, cuda, or auto (cuda when a GPU is present; default)")
     parser.add_argument("--caption-cache", type=Path, default=None,
                         help="safetensors file of the captions' embeddings: read if present, else written")
+    parser.add_argument("--start-band", type=int, nargs=2, metavar=("LOW", "HIGH"), default=None,
+                        help="stage II: timesteps of the img2img-style share, LOW <= t < HIGH (default %s)"
+                        % (STAGE2_START_BAND,))
+    parser.add_argument("--flat-weight", type=float, default=None,
+                        help="stage II: loss weight of pixels inside the truth's flat regions (default 1)")
     args = parser.parse_args(argv)
+    if args.start_band is not None and not 0 <= args.start_band[0] < args.start_band[1] <= 1000:
+        parser.error(f"--start-band {args.start_band[0]} {args.start_band[1]}: expected LOW HIGH with "
+                     "0 <= LOW < HIGH <= 1000 (timesteps of IF's 1000-step schedule), e.g. --start-band 40 100")
+    if args.flat_weight is not None and not args.flat_weight > 0:
+        parser.error(f"--flat-weight {args.flat_weight}: expected a positive loss weight, e.g. 2 (1: no weighting)")
     for name in ("steps", "stage1_steps", "stage2_steps", "schedule_steps"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -540,6 +551,10 @@ def main(argv: list[str] | None = None) -> int:
             params["schedule_steps"] = override
         if args.schedule_steps is not None:
             params["schedule_steps"] = args.schedule_steps
+        if stage == 2 and args.start_band is not None:
+            params["start_band"] = tuple(args.start_band)
+        if stage == 2 and args.flat_weight is not None:
+            params["flat_weight"] = args.flat_weight
         if args.tiny:
             params["batch"] = 4
         settings = TrainSettings(stage=stage, seed=args.seed, tiny=args.tiny, sample_every=args.sample_every,
