@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                                         "seconds": round(time.time() - started),
                                         "machine": {"platform": platform.platform(),
                                                     "processor": platform.processor() or platform.machine(),
-                                                    "cpu_count": os.cpu_count(), "torch": torch.__version__},
+                                                    "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                                                    "torch": torch.__version__},
                                         "date": time.strftime("%Y-%m-%d")}
     result["what"] = __doc__.split("\n\n")[0].replace("\n", " ")
     result["targets"] = quality.TARGETS

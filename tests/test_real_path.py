@@ -202,25 +202,21 @@ def test_t4_memory_table_is_generated_not_typed() -> None:
     assert shown == table.render(result), "run python benchmarks/t4_memory.py --table"
 
 
-def test_super_resolve_with_custom_timesteps_on_the_real_layout(t4: Path) -> None:
+def test_super_resolve_with_custom_timesteps_on_the_real_layout(t4: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from iflearn.cascade import Cascade
     from iflearn.variations import super_resolve
 
     cascade = Cascade.load(verbose=False)
     small = torch.zeros(1, 3, 64, 64)
-    pipe = cascade.pipe("stage2")
-    seen = []
-    original = type(pipe.scheduler).set_timesteps
+    scheduler_class = type(cascade.pipe("stage2").scheduler)
+    original, seen = scheduler_class.set_timesteps, []
 
     def spy(scheduler, *args, **kwargs):
         seen.append(kwargs.get("timesteps"))
         return original(scheduler, *args, **kwargs)
 
-    type(pipe.scheduler).set_timesteps = spy
-    try:
-        big = super_resolve(cascade, small, "a photo of a corgi", timesteps=[900, 500, 0])
-    finally:
-        type(pipe.scheduler).set_timesteps = original
+    monkeypatch.setattr(scheduler_class, "set_timesteps", spy)
+    big = super_resolve(cascade, small, "a photo of a corgi", timesteps=[900, 500, 0])
     assert big.shape == (1, 3, 256, 256) and -1 <= big.min() and big.max() <= 1
     assert [900, 500, 0] in seen  # IF's way (from pure noise) at exactly the given timesteps
     with pytest.raises(errors.BadArgumentError, match="timesteps="):
