@@ -4,8 +4,9 @@ Measures side by side, in one run on the shipped weights:
 
 * stage I at several step counts and IF's timestep presets: seconds per picture (guidance on) and prompt adherence
   on held-out captions (the evaluation's checker);
-* stage II img2img-style at several strengths and step counts, and IF's way from pure noise: seconds per picture and PSNR against bicubic on
-  held-out scenes (their true 32 px pictures);
+* stage II img2img-style, deterministic (the default) or noised, at several timesteps, strengths and step counts,
+  and IF's way from pure noise: seconds per picture and PSNR against bicubic on held-out scenes (their true 32 px
+  pictures);
 * CPU settings: torch threads (1 or 2) and ``channels_last`` memory layout;
 * the whole cascade at the defaults, through ``Cascade.generate`` as the notebooks call it.
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import statistics
 import time
@@ -31,12 +31,13 @@ import torch.nn.functional as F
 import iflearn  # noqa: F401  (before diffusers: quiets two library notices)
 from diffusers.pipelines.deepfloyd_if import timesteps as presets
 
-from iflearn.backend import mini_backend
+from iflearn.backend import STAGE2_TIMESTEPS, StageDefaults, mini_backend
 from iflearn.cascade import Cascade
 from iflearn.mini import quality
 from iflearn.mini.dataset import caption, held_out_scenes, render
 from iflearn.mini.evaluate import edge_sharpness, read_picture, score_reading
-from iflearn.upscale import img2img_arguments, pipeline_for
+from iflearn.mini.machine import describe as describe_machine
+from iflearn.upscale import pipeline_for, sampling_arguments
 
 RESULT = Path(__file__).parent / "results" / "mini_if_speed.json"
 
@@ -87,27 +88,32 @@ def stage1_rows(cascade: Cascade, prompts: int, repeats: int) -> list[dict]:
 def stage2_rows(cascade: Cascade, scenes: int, repeats: int) -> list[dict]:
     """Stage II alone on true 32 px pictures: seconds per picture and PSNR against bicubic, per schedule."""
     pipe, chosen, negative = _setup(cascade, "stage2", scenes, 1)
-    # (strength or None for IF's way from pure noise, steps, noise level)
+    # (strength or None for IF's way from pure noise, steps or timesteps, noise level, deterministic)
+    at = ", ".join(map(str, STAGE2_TIMESTEPS))
     schedules = {
-        "img2img-style, strength 0.1 of 20 steps (t = 50, 0), noise level 250 (default)": (0.1, 20, 250),
-        "img2img-style, strength 0.1 of 20 steps, noise level 0": (0.1, 20, 0),
-        "img2img-style, strength 0.05 of 40 steps (t = 25, 0)": (0.05, 40, 250),
-        "img2img-style, strength 0.2 of 10 steps (t = 100, 0)": (0.2, 10, 250),
-        "img2img-style, strength 0.2 of 20 steps (t = 150 ... 0)": (0.2, 20, 250),
-        "img2img-style, strength 0.3 of 10 steps (t = 200, 100, 0)": (0.3, 10, 250),
-        "IF's way from pure noise, 10 steps": (None, 10, 250),
-        "IF's way from pure noise, 20 steps": (None, 20, 250),
+        f"deterministic img2img-style at t = {at}, noise level 250 (default)": (0.1, STAGE2_TIMESTEPS, 250, True),
+        "deterministic img2img-style at t = 50, 0": (0.1, (50, 0), 250, True),
+        f"deterministic img2img-style at t = {at}, noise level 0": (0.1, STAGE2_TIMESTEPS, 0, True),
+        f"img2img-style (noised start, DDPM) at t = {at}": (0.1, STAGE2_TIMESTEPS, 250, False),
+        "img2img-style (noised start, DDPM), strength 0.1 of 20 steps (t = 50, 0)": (0.1, 20, 250, False),
+        "img2img-style (noised start, DDPM), strength 0.05 of 40 steps (t = 25, 0)": (0.05, 40, 250, False),
+        "img2img-style (noised start, DDPM), strength 0.2 of 10 steps (t = 100, 0)": (0.2, 10, 250, False),
+        "img2img-style (noised start, DDPM), strength 0.3 of 10 steps (t = 200, 100, 0)": (0.3, 10, 250, False),
+        "IF's way from pure noise, 10 steps": (None, 10, 250, False),
+        "IF's way from pure noise, 20 steps": (None, 20, 250, False),
     }
     rows = []
-    for name, (strength, steps, level) in schedules.items():
-        runner = pipeline_for(pipe, strength)
+    for name, (strength, steps, level, deterministic) in schedules.items():
+        runner = pipeline_for(pipe, strength, deterministic)
+        defaults = StageDefaults(steps if isinstance(steps, int) else 20, 1.0, level, strength,
+                                 None if isinstance(steps, int) else steps, deterministic)
 
         def upscale(scene):
             small = render(scene, 32)[None]
             embeds = cascade.encode(caption(scene)).prompt_embeds
             return small, runner(image=small, prompt_embeds=embeds, negative_prompt_embeds=negative, noise_level=level,
                                  guidance_scale=1.0, output_type="pt", generator=torch.Generator().manual_seed(0),
-                                 num_inference_steps=steps, **img2img_arguments(small, 128, strength, steps)).images.clamp(-1, 1)
+                                 **sampling_arguments(small, 128, defaults)).images.clamp(-1, 1)
 
         seconds = _timed(lambda: upscale(chosen[0]), repeats)
         gains, sharp = [], []
@@ -117,7 +123,9 @@ def stage2_rows(cascade: Cascade, scenes: int, repeats: int) -> list[dict]:
             bicubic = F.interpolate(small, size=128, mode="bicubic", align_corners=False).clamp(-1, 1)
             gains.append(quality.psnr(out, truth) - quality.psnr(bicubic, truth))
             sharp.append(edge_sharpness(out[0]) / edge_sharpness(bicubic[0]))
-        rows.append({"schedule": name, "strength": strength, "steps": steps, "noise_level": level, "seconds": seconds,
+        rows.append({"schedule": name, "strength": strength, "steps": steps if isinstance(steps, int) else None,
+                     "timesteps": None if isinstance(steps, int) else list(steps), "deterministic": deterministic,
+                     "noise_level": level, "seconds": seconds,
                      "psnr_gain_over_bicubic_dB": round(statistics.mean(gains), 2),
                      "sharpness_ratio": round(statistics.mean(sharp), 2)})
         print("stage II", rows[-1], flush=True)
@@ -159,13 +167,13 @@ def main() -> int:
     result = {
         "what": __doc__.split("\n\n")[0].replace("\n", " "),
         "defaults": {"stage1_steps": defaults[0].steps, "stage1_guidance": defaults[0].guidance_scale,
-                     "stage2_steps": defaults[1].steps, "stage2_strength": defaults[1].strength,
+                     "stage2_timesteps": list(defaults[1].timesteps), "stage2_deterministic": defaults[1].deterministic,
+                     "stage2_strength": defaults[1].strength,
                      "stage2_noise_level": defaults[1].noise_level},
         "cascade": cascade_rows(cascade, args.repeats),
         "stage1": stage1_rows(cascade, args.prompts, args.repeats),
         "stage2": stage2_rows(cascade, args.scenes, args.repeats),
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "cpu_count": os.cpu_count(), "torch": torch.__version__},
+        "machine": describe_machine(),
         "date": time.strftime("%Y-%m-%d"),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ __all__ = [
     "BackendChoice",
     "MINI_WEIGHTS",
     "STAGE2_STRENGTH",
+    "STAGE2_TIMESTEPS",
     "STAGE2_NOISE_LEVEL",
     "REAL_STAGE1",
     "REAL_STAGE2",
@@ -62,12 +63,17 @@ class StageDefaults:
 
     ``strength``, if set (stage II only), makes the stage enlarge img2img-style: it starts from the bicubic
     enlargement noised to ``strength`` of the schedule, instead of from pure noise (:mod:`iflearn.upscale`).
+    ``timesteps``, if set, are the ones it denoises at when no step count is asked for, starting img2img-style at
+    the first. ``deterministic`` starts from the bicubic enlargement without noise and steps with a solver that adds
+    none (:func:`iflearn.upscale.pipeline_for`).
     """
 
     steps: int
     guidance_scale: float
     noise_level: int | None = None
     strength: float | None = None
+    timesteps: tuple[int, ...] | None = None
+    deterministic: bool = False
 
 
 @dataclass(frozen=True)
@@ -170,13 +176,16 @@ def mini_backend(folder: str | Path | None = None) -> Backend:
         stage3=None,
         sizes=(32, 128),
         text_encoder="minilm",
-        defaults=(StageDefaults(20, 7.0), StageDefaults(20, 1.0, STAGE2_NOISE_LEVEL, STAGE2_STRENGTH)),
+        defaults=(StageDefaults(20, 7.0), StageDefaults(20, 1.0, STAGE2_NOISE_LEVEL, STAGE2_STRENGTH, STAGE2_TIMESTEPS,
+                                                        deterministic=True)),
     )
 
 
-#: mini-IF stage II enlarges img2img-style from the bicubic enlargement at this strength: of its 20 steps, the last
-#: 2 (t = 50 and 0) run (measured against other strengths in ``benchmarks/results/mini_if_speed.json``; see
-#: ``iflearn/mini/weights/README.md``).
+#: mini-IF stage II enlarges deterministically img2img-style: from the bicubic enlargement, unnoised, at these
+#: timesteps (measured against other lists and against noising the start in
+#: ``benchmarks/results/mini_if_stage2_frontier.json``; see ``iflearn/mini/weights/README.md``).
+STAGE2_TIMESTEPS = (55, 10, 0)
+#: ... and, when a step count is asked for instead, at the last ``strength`` of those steps (0.1 of 20: t = 50, 0).
 STAGE2_STRENGTH = 0.1
 #: mini-IF stage II's augmentation noise level: IF's default.
 STAGE2_NOISE_LEVEL = 250

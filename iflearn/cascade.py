@@ -275,8 +275,9 @@ class Cascade:
 
         Args:
             stages: how many stages to run (1, 2 or 3; default: all the backend has).
-            steps, guidance: per stage; default: the backend's (real: 100/50/75 and 7/4/9; mini: 20/20 and 7/1,
-                stage II img2img-style at ``backend.defaults[1].strength``, so only its last 2 of 20 steps run).
+            steps, guidance: per stage; default: the backend's (real: 100/50/75 and 7/4/9; mini: 20 and 7/1, its
+                stage II img2img-style at the timesteps ``backend.defaults[1].timesteps``, 55, 10 and 0; asked for
+                a step count, it runs the last ``strength`` of them).
             noise_level: stage II's augmentation noise level in ``[0, 1000)`` (default: the backend's; real 250).
             timesteps: a stage I timestep preset, e.g. ``fast27_timesteps`` (overrides its step count).
             size: stage I's picture side; only the size the backend was trained for is accepted.
@@ -297,7 +298,8 @@ class Cascade:
             # Raises the teaching error that explains which backend has stage III.
             loading.load_stage3(self.backend, self.recipe, self.device)
         defaults = self.backend.defaults
-        steps = tuple(cap_steps(s) for s in steps) if steps is not None else tuple(d.steps for d in defaults)
+        asked = steps is not None
+        steps = tuple(cap_steps(s) for s in steps) if asked else tuple(d.steps for d in defaults)
         guidance = tuple(guidance) if guidance is not None else tuple(d.guidance_scale for d in defaults)
         if len(steps) < n or len(guidance) < n:
             raise BadArgumentError(
@@ -327,8 +329,8 @@ class Cascade:
         bar.update()
         if n >= 2:
             image = self._run(result, 1, "stage2", dict(
-                image=image, prompt_embeds=embeds, negative_prompt_embeds=negative, num_inference_steps=steps[1],
-                guidance_scale=guidance[1], noise_level=level,
+                image=image, prompt_embeds=embeds, negative_prompt_embeds=negative,
+                num_inference_steps=steps[1] if asked else None, guidance_scale=guidance[1], noise_level=level,
             ), seed + 1)
             bar.update()
         if n >= 3:
@@ -343,10 +345,10 @@ class Cascade:
     def _run(self, result: CascadeResult, index: int, part: str, kwargs: dict[str, Any], seed: int) -> torch.Tensor:
         pipe = self.pipe(part)
         if part == "stage2":  # img2img-style on a backend whose stage II enlarges that way (mini-IF)
-            strength = self.backend.defaults[1].strength
-            pipe = upscale.pipeline_for(pipe, strength)
-            kwargs.update(upscale.img2img_arguments(kwargs["image"], self.backend.sizes[1], strength,
-                                                    kwargs["num_inference_steps"]))
+            defaults = self.backend.defaults[1]
+            pipe = upscale.pipeline_for(pipe, defaults.strength, defaults.deterministic)
+            kwargs.update(upscale.sampling_arguments(kwargs["image"], self.backend.sizes[1], defaults,
+                                                     kwargs.pop("num_inference_steps")))
         # One bar for the whole cascade; per-stage bars that close themselves would leave orphaned widget views
         # in a saved notebook ("model not found" after reopening it).
         pipe.set_progress_bar_config(disable=True)
@@ -373,7 +375,8 @@ class Cascade:
             # starts from); the picture shown carries the watermark, the one passed on does not.
             images, report = check_pictures(safety, images)
             shown = watermark_pictures(safety, images)
-        settings = {k: v for k, v in kwargs.items() if isinstance(v, (int, float, str)) or v is None}
+        settings = {k: v for k, v in kwargs.items() if isinstance(v, (int, float, str)) or v is None
+                    or (isinstance(v, list) and all(isinstance(x, int) for x in v))}
         settings["seed"] = seed
         result.stages.append(StageResult(STAGE_NAMES[index], shown, seconds, memory.peak_bytes, memory.kind, settings,
                                          report))

@@ -124,9 +124,11 @@ def super_resolve(cascade: Cascade, image: torch.Tensor, prompt: str = "", noise
 
     Args:
         image: ``(1, 3, s, s)`` in ``[-1, 1]``, ``s`` stage I's side.
-        timesteps: denoise at exactly these timesteps instead of ``steps`` evenly spaced ones, e.g. ``[50, 0]``;
-            where stage II enlarges img2img-style (mini-IF), it starts from the bicubic enlargement noised to the
-            first of them.
+        steps: a step count instead of the backend's default schedule; where stage II enlarges img2img-style
+            (mini-IF) the last ``strength`` of them run.
+        timesteps: denoise at exactly these timesteps, e.g. ``[55, 10, 0]``; where stage II enlarges img2img-style
+            (mini-IF) it starts from the bicubic enlargement at the first of them (unnoised on mini-IF,
+            ``defaults.deterministic``).
 
     Returns:
         ``(1, 3, 4 s, 4 s)`` in ``[-1, 1]``.
@@ -135,17 +137,15 @@ def super_resolve(cascade: Cascade, image: torch.Tensor, prompt: str = "", noise
     image = _check_picture(image, side)
     defaults = cascade.backend.defaults[1]
     level = check_noise_level(noise_level if noise_level is not None else defaults.noise_level)
-    steps = check_steps(steps if steps is not None else defaults.steps, "stage II")
+    if steps is not None:
+        steps = check_steps(steps, "stage II")
     guidance_scale = check_guidance(guidance_scale if guidance_scale is not None else defaults.guidance_scale, "stage II")
-    extra = upscale.img2img_arguments(image, cascade.backend.sizes[1], defaults.strength, steps)
     if timesteps is not None:
-        extra["timesteps"] = check_timesteps(timesteps)
-        if defaults.strength is not None:
-            extra["strength"] = 1.0  # all of the given timesteps, from the first
+        timesteps = check_timesteps(timesteps)
+    extra = upscale.sampling_arguments(image, cascade.backend.sizes[1], defaults, steps, timesteps)
     prompt_embeds, negative = _embeds(cascade, prompt)
-    pipe = upscale.pipeline_for(cascade.pipe("stage2"), defaults.strength)
+    pipe = upscale.pipeline_for(cascade.pipe("stage2"), defaults.strength, defaults.deterministic)
     pipe.set_progress_bar_config(disable=True)
     out = pipe(image=image, prompt_embeds=prompt_embeds, negative_prompt_embeds=negative, noise_level=level,
-               num_inference_steps=steps, guidance_scale=guidance_scale, **extra,
-               generator=torch.Generator().manual_seed(seed), output_type="pt")
+               guidance_scale=guidance_scale, **extra, generator=torch.Generator().manual_seed(seed), output_type="pt")
     return out.images.float().cpu().clamp(-1, 1)

@@ -64,10 +64,33 @@ def test_stage2_frontier_benchmark_measures_a_weights_folder(tmp_path) -> None:
     mine = json.loads(out.read_text())["weights"]["mine"]
     assert mine["training"]["settings"]["start_band"] == [40, 100]  # copied from the run's TRAINING.json
     default, gentle = mine["points"]
-    assert default["timesteps"] == [50, 0] and set(default["scenes"]["flat_spread_by_distance"]) == {"3-5", "6-9", "10+"}
+    assert default["sampler"] == "deterministic" and default["timesteps"] == [50, 0] and set(default["scenes"]["flat_spread_by_distance"]) == {"3-5", "6-9", "10+"}
     assert default["scenes"]["flat_spread_by_distance_bicubic"]["10+"] < 1e-3  # bicubic is flat far from edges
     # the lower start changes less: sharpness nearer bicubic's (1.0) than the default's
     assert abs(gentle["drawing"]["sharpness_ratio"] - 1) < abs(default["drawing"]["sharpness_ratio"] - 1)
     bad = subprocess.run([sys.executable, str(script), "--weights", str(folder), "--out", str(out)],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "expected LABEL=FOLDER" in bad.stderr
+
+
+def test_stage2_frontier_keeps_earlier_points_and_switches_the_sampler() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    from iflearn.backend import mini_backend
+
+    path = Path(__file__).parents[1] / "benchmarks" / "mini_if_stage2_frontier.py"
+    spec = importlib.util.spec_from_file_location("frontier", path)
+    frontier = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(frontier)
+    backend = mini_backend()
+    assert frontier.with_sampler(backend, noised=True).defaults[1].deterministic is False
+    assert frontier.with_sampler(backend, noised=False).defaults[1].deterministic is True
+    assert frontier.with_sampler(backend, noised=True).defaults[0] == backend.defaults[0]
+    old = [{"timesteps": [50, 0], "x": 1}, {"timesteps": [10, 0], "x": 2}]  # saved before samplers were recorded
+    new = [{"sampler": "noised", "timesteps": [10, 0], "x": 3}, {"sampler": "deterministic", "timesteps": [50, 0], "x": 4}]
+    merged = frontier.merge(old, new)
+    assert [(p["sampler"], p["timesteps"], p["x"]) for p in merged] == [
+        ("noised", [50, 0], 1), ("noised", [10, 0], 3), ("deterministic", [50, 0], 4)]
+    elsewhere = [{"sampler": "noised", "timesteps": [10, 0], "scene_offset": 48, "x": 5}]
+    assert len(frontier.merge(merged, elsewhere)) == 4  # other scenes: a point of its own

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -26,6 +24,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from iflearn.mini.dataset import BACKGROUND_COLOURS, COLOURS, POSITIONS, Scene, caption, held_out_scenes
+from iflearn.mini.machine import describe as describe_machine
 
 __all__ = ["Reading", "read_picture", "score_reading", "edge_sharpness", "evaluate", "main"]
 
@@ -169,8 +168,11 @@ def evaluate(
         "images": total,
         "prompts": len(scenes),
         "seeds_per_prompt": seeds,
-        "steps": list(steps or (d.steps for d in backend.defaults)),
+        "steps": list(steps or (backend.defaults[0].steps, len(backend.defaults[1].timesteps or ())
+                                or backend.defaults[1].steps)),
+        "stage2_timesteps": None if steps else list(backend.defaults[1].timesteps or []) or None,
         "stage2_strength": backend.defaults[1].strength,
+        "stage2_sampler": "deterministic" if backend.defaults[1].deterministic else "noised",
         "guidance": list(guidance),
         "noise_level": noise_level,
         "stage1_accuracy": {k: round(v / total, 4) for k, v in hits[1].items()},
@@ -183,8 +185,7 @@ def evaluate(
         },
         "seconds_per_image": {"stage1": round(seconds[1] / total, 3), "stage2": round(seconds[2] / total, 3),
                               "total": round((seconds[1] + seconds[2]) / total, 3)},
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__},
+        "machine": describe_machine(),
         "date": time.strftime("%Y-%m-%d"),
     }
 

@@ -28,7 +28,6 @@ import copy
 import json
 import math
 import os
-import platform
 import random
 import sys
 import time
@@ -45,6 +44,7 @@ from iflearn.mini import configs
 from iflearn.mini.degrade import colour_jitter, soften
 from iflearn.mini.dataset import all_captions, caption, held_out_scenes, random_scene, render
 from iflearn.mini.losses import hybrid_loss, noised_from
+from iflearn.mini.machine import describe as describe_machine
 from iflearn.mini.photos import random_crop
 from iflearn.mini.quality import flat_regions
 from iflearn.mini.text_encoder import MAX_TOKENS, load_mini_text_encoder
@@ -104,7 +104,9 @@ STAGE2_STEPS = 3000
 #: what noise is left; training spends most steps at low noise (a third below t = 100), and a third of them
 #: everywhere, so that sampling from pure noise (IF's way) still works.
 STAGE2_TIMESTEP_BANDS = ((0, 100, 0.35), (0, 300, 0.3), (0, 1000, 0.35))
-#: The timesteps of the img2img-style share: around the one the sampler starts at (t = 50, strength 0.1 of 20).
+#: The timesteps of the img2img-style share: around the one the sampler starts at (t = 55). Training noises this
+#: share's bicubic start; the sampler does not (``iflearn.upscale``): measured, the unnoised start gives flatter
+#: areas and sharper edges with these weights (``benchmarks/results/mini_if_stage2_frontier.json``).
 STAGE2_START_BAND = (40, 100)
 
 #: The settings of the shipped weights. Stage I's loss carries v-prediction's weighting, ``1 / abar_t`` capped
@@ -483,10 +485,7 @@ def train_stage(settings: TrainSettings, out: Path, resume: bool = False, bank: 
         "wall_seconds": round(time.time() - began, 1),
         "final_mse": next((h["mse"] for h in reversed(history) if "mse" in h), None),
         "parameters": sum(p.numel() for p in ema.parameters()),
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-                    "torch": torch.__version__},
+        "machine": describe_machine(device),
         "date": time.strftime("%Y-%m-%d"),
         "history": history,
     }
