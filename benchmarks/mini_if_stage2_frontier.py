@@ -130,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--weights {pairs}: expected LABEL=FOLDER, e.g. --weights start-0-100=run-b")
     torch.set_num_threads(args.threads)
     result = json.loads(args.out.read_text()) if args.out.is_file() else {"weights": {}}
+    for entry in result["weights"].values():  # earlier points: each says its sampler and scenes
+        entry["points"] = merge(entry.get("points", []), [])
     with tempfile.TemporaryDirectory() as scratch:
         for label, folder in (pair.split("=", 1) for pair in pairs):
             started = time.time()

@@ -27,6 +27,11 @@ logging.getLogger("transformers.utils.import_utils").addFilter(
 # bitsandbytes (the 8-bit T5 of the 16 GB recipes) says on import, on CPUs with AVX-512 bf16, that an optional 4-bit
 # kernel package is missing. iflearn never uses 4-bit weights, so that notice is dropped too.
 logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(lambda record: "gemm_4bit_forward" not in record.getMessage())
+# Looking for that kernel offline (HF_HUB_OFFLINE=1, as in the tests), the kernels package also says it skips the
+# publisher check of the kernel it then does not load.
+logging.getLogger("kernels._internals.hf_hub").addFilter(
+    lambda record: "kernels-community/quantization-bitsandbytes" not in record.getMessage()
+)
 
 _LAZY = {
     "Cascade": "iflearn.cascade",

@@ -32,6 +32,7 @@ from iflearn.errors import (
     check_prompt,
     check_size,
     check_steps,
+    check_timesteps,
 )
 from iflearn.i18n import tr
 from iflearn.placement import HEADROOM_GB, Residency, part_cost
@@ -312,6 +313,8 @@ class Cascade:
             check_steps(steps[i], STAGE_NAMES[i])
             check_guidance(guidance[i], STAGE_NAMES[i])
         level = check_noise_level(defaults[1].noise_level if noise_level is None else noise_level)
+        if timesteps is not None:
+            timesteps = check_timesteps(timesteps, "stage I")
         if size is not None:
             check_size(size, (self.backend.sizes[0],))
 

@@ -92,6 +92,8 @@ def test_stage_one_only(tiny_cascade):
         (dict(stages=3), errors.StageNotAvailableError, "stage III"),
         (dict(stages=4), errors.BadArgumentError, "stages=4"),
         (dict(seed=-1), errors.BadArgumentError, "seed=-1"),
+        (dict(timesteps=[0, 500, 999]), errors.BadArgumentError, r"timesteps=\[0, 500, 999\] for stage I"),
+        (dict(timesteps="fast27"), errors.BadArgumentError, "timesteps='fast27' for stage I"),
     ],
 )
 def test_bad_arguments_teach(tiny_cascade, kwargs, error, text):
