@@ -44,6 +44,10 @@ def test_noised_from_the_start_picture_asks_for_the_truth():
     abar = scheduler.alphas_cumprod[t].view(-1, 1, 1, 1)
     x0_hat = abar.sqrt() * xt - (1 - abar).sqrt() * target_for(scheduler, x0, eps_star, t)
     torch.testing.assert_close(x0_hat, x0, atol=1e-5, rtol=1e-5)
+    # Unnoised (training's start_noise=0, as the deterministic sampler starts): x_t is the scaled start itself.
+    xt, eps_star = noised_from(scheduler, x0, start, 0 * noise, t)
+    torch.testing.assert_close(xt, abar.sqrt() * start)
+    torch.testing.assert_close(scheduler.add_noise(x0, eps_star, t), xt, atol=1e-5, rtol=1e-5)
 
 
 def test_pixel_weight_moves_the_loss_to_the_weighted_pixels():

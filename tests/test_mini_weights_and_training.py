@@ -73,13 +73,14 @@ def test_training_smoke_checkpoints_resumes_and_saves(tmp_path):
     assert (tmp_path / "checkpoints" / "stage1.pt").is_file()
     assert (tmp_path / "samples" / "stage1_step000002.png").is_file()
     second = train("--steps", "3", "--resume", "--caption-cache", str(cache), "--start-band", "0", "30",
-                   "--flat-weight", "2")
+                   "--flat-weight", "2", "--start-noise", "0")
     assert second.returncode == 0, second.stderr[-2000:]
     assert "encoding captions" not in second.stderr  # read from the cache
     assert "resuming stage 1 from step 2" in second.stdout
     record = json.loads((tmp_path / "IF-II-mini" / "TRAINING.json").read_text())
     assert record["settings"]["steps"] == 3 and record["final_mse"] > 0
     assert record["settings"]["start_band"] == [0, 30] and record["settings"]["flat_weight"] == 2.0
+    assert record["settings"]["start_noise"] == 0.0
     from diffusers import IFSuperResolutionPipeline
 
     pipe = IFSuperResolutionPipeline.from_pretrained(tmp_path / "IF-II-mini", text_encoder=None, tokenizer=None)
@@ -95,6 +96,7 @@ def test_training_rejects_bad_steps():
     (["--start-band", "100", "40"], "--start-band 100 40: expected LOW HIGH with 0 <= LOW < HIGH <= 1000"),
     (["--start-band", "0", "2000"], "--start-band 0 2000: expected LOW HIGH"),
     (["--flat-weight", "0"], "--flat-weight 0.0: expected a positive loss weight"),
+    (["--start-noise", "1.5"], "--start-noise 1.5: expected a scale from 0"),
 ])
 def test_training_rejects_bad_stage2_settings(option, said):
     out = subprocess.run([sys.executable, "-m", "iflearn.mini.train", *option], capture_output=True, text=True)

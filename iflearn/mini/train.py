@@ -95,6 +95,7 @@ class TrainSettings:
     start_share: float = 0.0  # stage II: share of the batch noised from the bicubic enlargement (img2img-style)
     start_band: tuple[int, int] = (50, 300)  # ... at timesteps in this range
     flat_weight: float = 1.0  # stage II: loss weight of pixels inside the truth's flat regions (others: 1)
+    start_noise: float = 1.0  # stage II: scale of the img2img-style share's start noise (0: unnoised, as sampled)
 
 
 #: Stage II's training length: it fits, with stage I's, in two hours of a 2-core CPU.
@@ -428,7 +429,7 @@ def train_stage(settings: TrainSettings, out: Path, resume: bool = False, bank: 
             t = torch.where(chosen.view(-1), draw_in_bands(((*settings.start_band, 1.0),), n, generator).to(device), t)
         xt = scheduler.add_noise(x0, noise, t)
         if from_start:  # ... and still asked for the truth
-            started, eps_star = noised_from(scheduler, x0, batch[2].to(device), noise, t)
+            started, eps_star = noised_from(scheduler, x0, batch[2].to(device), noise * settings.start_noise, t)
             xt, noise = torch.where(chosen, started, xt), torch.where(chosen, eps_star, noise)
         if settings.stage == 1:
             output = unet(xt, t, encoder_hidden_states=embeds).sample
@@ -525,7 +526,13 @@ def main(argv: list[str] | None = None) -> int:
                         % (STAGE2_START_BAND,))
     parser.add_argument("--flat-weight", type=float, default=None,
                         help="stage II: loss weight of pixels inside the truth's flat regions (default 1)")
+    parser.add_argument("--start-noise", type=float, default=None,
+                        help="stage II: scale of the img2img-style share's start noise, 0 to 1 (default 1; 0 starts "
+                             "unnoised, as the sampler does)")
     args = parser.parse_args(argv)
+    if args.start_noise is not None and not 0 <= args.start_noise <= 1:
+        parser.error(f"--start-noise {args.start_noise}: expected a scale from 0 (the bicubic start unnoised, as the "
+                     "sampler starts) to 1 (noised as in IF's img2img), e.g. --start-noise 0")
     if args.start_band is not None and not 0 <= args.start_band[0] < args.start_band[1] <= 1000:
         parser.error(f"--start-band {args.start_band[0]} {args.start_band[1]}: expected LOW HIGH with "
                      "0 <= LOW < HIGH <= 1000 (timesteps of IF's 1000-step schedule), e.g. --start-band 40 100")
@@ -554,6 +561,8 @@ def main(argv: list[str] | None = None) -> int:
             params["start_band"] = tuple(args.start_band)
         if stage == 2 and args.flat_weight is not None:
             params["flat_weight"] = args.flat_weight
+        if stage == 2 and args.start_noise is not None:
+            params["start_noise"] = args.start_noise
         if args.tiny:
             params["batch"] = 4
         settings = TrainSettings(stage=stage, seed=args.seed, tiny=args.tiny, sample_every=args.sample_every,
