@@ -62,13 +62,14 @@ def weights_folder(folder: Path, scratch: Path) -> Path:
 
 
 def training_record(folder: Path) -> dict:
-    """What trained this stage II: its start band, flat weight, steps, seconds and machine (``TRAINING.json``)."""
+    """What trained this stage II: its start band and noise, flat weight, steps, seconds and machine
+    (``TRAINING.json``)."""
     path = folder / "IF-II-mini" / "TRAINING.json"
     if not path.is_file():
         return {}
     record = json.loads(path.read_text())
     settings = record.get("settings", {})
-    keep = ("steps", "start_band", "start_share", "timestep_bands", "flat_weight", "photo_share")
+    keep = ("steps", "start_band", "start_share", "start_noise", "timestep_bands", "flat_weight", "photo_share")
     return {"settings": {k: settings.get(k) for k in keep}, "wall_seconds": record.get("wall_seconds"),
             "machine": record.get("machine")}
 
@@ -130,18 +131,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--weights {pairs}: expected LABEL=FOLDER, e.g. --weights start-0-100=run-b")
     torch.set_num_threads(args.threads)
     result = json.loads(args.out.read_text()) if args.out.is_file() else {"weights": {}}
-    for entry in result["weights"].values():  # earlier points: each says its sampler and scenes
+    for entry in result["weights"].values():  # earlier points: each says its sampler and scenes, and its seconds
         entry["points"] = merge(entry.get("points", []), [])
+        entry.pop("seconds", None)
     with tempfile.TemporaryDirectory() as scratch:
         for label, folder in (pair.split("=", 1) for pair in pairs):
-            started = time.time()
             backend = with_sampler(mini_backend(weights_folder(Path(folder), Path(scratch) / label)), args.noised)
             cascade = Cascade.load(backend, verbose=False)
             points = [point(cascade, list(ts), args.scenes, args.scene_offset)
                       for ts in tqdm(args.timesteps, desc=f"stage II {label}", unit="sweep point")]
             points = merge(result["weights"].get(label, {}).get("points", []), points)
             result["weights"][label] = {"training": training_record(Path(folder)), "points": points,
-                                        "seconds": round(time.time() - started),
                                         "machine": describe_machine(),
                                         "date": time.strftime("%Y-%m-%d")}
     result["what"] = __doc__.split("\n\n")[0].replace("\n", " ")
