@@ -88,25 +88,27 @@ def stage1_rows(cascade: Cascade, prompts: int, repeats: int) -> list[dict]:
 def stage2_rows(cascade: Cascade, scenes: int, repeats: int) -> list[dict]:
     """Stage II alone on true 32 px pictures: seconds per picture and PSNR against bicubic, per schedule."""
     pipe, chosen, negative = _setup(cascade, "stage2", scenes, 1)
-    # (strength or None for IF's way from pure noise, steps or timesteps, noise level, deterministic)
     at = ", ".join(map(str, STAGE2_TIMESTEPS))
-    schedules = {
-        f"deterministic img2img-style at t = {at}, noise level 250 (default)": (0.1, STAGE2_TIMESTEPS, 250, True),
-        "deterministic img2img-style at t = 50, 0": (0.1, (50, 0), 250, True),
-        f"deterministic img2img-style at t = {at}, noise level 0": (0.1, STAGE2_TIMESTEPS, 0, True),
-        f"img2img-style (noised start, DDPM) at t = {at}": (0.1, STAGE2_TIMESTEPS, 250, False),
-        "img2img-style (noised start, DDPM), strength 0.1 of 20 steps (t = 50, 0)": (0.1, 20, 250, False),
-        "img2img-style (noised start, DDPM), strength 0.05 of 40 steps (t = 25, 0)": (0.05, 40, 250, False),
-        "img2img-style (noised start, DDPM), strength 0.2 of 10 steps (t = 100, 0)": (0.2, 10, 250, False),
-        "img2img-style (noised start, DDPM), strength 0.3 of 10 steps (t = 200, 100, 0)": (0.3, 10, 250, False),
-        "IF's way from pure noise, 10 steps": (None, 10, 250, False),
-        "IF's way from pure noise, 20 steps": (None, 20, 250, False),
+    deterministic = dict(strength=0.1, deterministic=True)
+    schedules = {  # each as the backend's StageDefaults would say it (steps, guidance, noise level, ...)
+        f"deterministic img2img-style at t = {at}, noise level 250 (default)":
+            StageDefaults(20, 1.0, 250, timesteps=STAGE2_TIMESTEPS, **deterministic),
+        "deterministic img2img-style at t = 50, 0": StageDefaults(20, 1.0, 250, timesteps=(50, 0), **deterministic),
+        f"deterministic img2img-style at t = {at}, noise level 0":
+            StageDefaults(20, 1.0, 0, timesteps=STAGE2_TIMESTEPS, **deterministic),
+        f"img2img-style (noised start, DDPM) at t = {at}": StageDefaults(20, 1.0, 250, 0.1, STAGE2_TIMESTEPS),
+        "img2img-style (noised start, DDPM), strength 0.1 of 20 steps (t = 50, 0)": StageDefaults(20, 1.0, 250, 0.1),
+        "img2img-style (noised start, DDPM), strength 0.05 of 40 steps (t = 25, 0)": StageDefaults(40, 1.0, 250, 0.05),
+        "img2img-style (noised start, DDPM), strength 0.2 of 10 steps (t = 100, 0)": StageDefaults(10, 1.0, 250, 0.2),
+        "img2img-style (noised start, DDPM), strength 0.3 of 10 steps (t = 200, 100, 0)":
+            StageDefaults(10, 1.0, 250, 0.3),
+        "IF's way from pure noise, 10 steps": StageDefaults(10, 1.0, 250),
+        "IF's way from pure noise, 20 steps": StageDefaults(20, 1.0, 250),
     }
     rows = []
-    for name, (strength, steps, level, deterministic) in schedules.items():
-        runner = pipeline_for(pipe, strength, deterministic)
-        defaults = StageDefaults(steps if isinstance(steps, int) else 20, 1.0, level, strength,
-                                 None if isinstance(steps, int) else steps, deterministic)
+    for name, defaults in schedules.items():
+        runner = pipeline_for(pipe, defaults.strength, defaults.deterministic)
+        level = defaults.noise_level
 
         def upscale(scene):
             small = render(scene, 32)[None]
@@ -123,9 +125,10 @@ def stage2_rows(cascade: Cascade, scenes: int, repeats: int) -> list[dict]:
             bicubic = F.interpolate(small, size=128, mode="bicubic", align_corners=False).clamp(-1, 1)
             gains.append(quality.psnr(out, truth) - quality.psnr(bicubic, truth))
             sharp.append(edge_sharpness(out[0]) / edge_sharpness(bicubic[0]))
-        rows.append({"schedule": name, "strength": strength, "steps": steps if isinstance(steps, int) else None,
-                     "timesteps": None if isinstance(steps, int) else list(steps), "deterministic": deterministic,
-                     "noise_level": level, "seconds": seconds,
+        timesteps = list(defaults.timesteps) if defaults.timesteps else None
+        rows.append({"schedule": name, "strength": defaults.strength, "steps": None if timesteps else defaults.steps,
+                     "timesteps": timesteps, "deterministic": defaults.deterministic, "noise_level": level,
+                     "seconds": seconds,
                      "psnr_gain_over_bicubic_dB": round(statistics.mean(gains), 2),
                      "sharpness_ratio": round(statistics.mean(sharp), 2)})
         print("stage II", rows[-1], flush=True)

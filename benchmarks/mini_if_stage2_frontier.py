@@ -11,15 +11,15 @@ drawing and the held-out photographs: PSNR gain and edge sharpness over bicubic,
 whether colour, shape and size survive. The training record of each stage II (start band, flat weight, steps,
 seconds, machine) is copied beside its points.
 
-    python benchmarks/mini_if_stage2_frontier.py                        # the shipped weights, ~12 min on 2 cores
+    python benchmarks/mini_if_stage2_frontier.py                        # the shipped weights, ~6 min on 2 cores
     python benchmarks/mini_if_stage2_frontier.py --noised               # ... sampled IF's img2img way
     python -m iflearn.mini.train --stage 2 --start-band 0 100 --out run-b   # a stage II with other settings
     python benchmarks/mini_if_stage2_frontier.py --weights start-0-100=run-b   # ... measured beside it
 
 ``--scene-offset 48 --scenes 98`` measures on the held-out scenes the evaluation does not use, to check a choice
-made on its 48. ``--weights LABEL=FOLDER`` names a folder holding ``IF-II-mini/`` (stage I is not used). Each run replaces the
-points it measures (same label, sampler and timesteps) in ``benchmarks/results/mini_if_stage2_frontier.json`` and
-keeps the others, with the machine it ran on.
+made on its 48. ``--weights LABEL=FOLDER`` names a folder holding ``IF-II-mini/`` (stage I is not used). Each run
+replaces the points it measures (same label, sampler, timesteps and scenes) in
+``benchmarks/results/mini_if_stage2_frontier.json`` and keeps the others, with the machine it ran on.
 """
 
 from __future__ import annotations
@@ -81,8 +81,8 @@ def with_sampler(backend, noised: bool):
 
 
 def merge(old: list[dict], new: list[dict]) -> list[dict]:
-    """``old`` points with those ``new`` measures again (same sampler and timesteps) replaced. Points saved before
-    the sampler was recorded were all sampled the noised way."""
+    """``old`` points with those ``new`` measures again (same sampler, timesteps and scene offset) replaced. Points
+    saved before the sampler was recorded were all sampled the noised way, on the evaluation's scenes."""
     key = lambda p: (p.get("sampler", "noised"), tuple(p["timesteps"]), p.get("scene_offset", 0))  # noqa: E731
     fresh = {key(p) for p in new}
     return [{"sampler": "noised", "scene_offset": 0, **p} for p in old if key(p) not in fresh] + new

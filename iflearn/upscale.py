@@ -17,11 +17,14 @@ Pictures are ``(B, 3, H, W)`` tensors in ``[-1, 1]``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from diffusers import DPMSolverMultistepScheduler, IFImg2ImgSuperResolutionPipeline
+
+if TYPE_CHECKING:
+    from iflearn.backend import StageDefaults
 
 __all__ = ["start_picture", "UnnoisedStartSuperResolutionPipeline", "deterministic_scheduler", "pipeline_for",
            "img2img_arguments", "sampling_arguments"]
@@ -88,7 +91,7 @@ def img2img_arguments(image: torch.Tensor, side: int, strength: float | None, st
     return {"original_image": start_picture(image, side), "strength": min(1.0, max(strength, (1 + 1e-9) / steps))}
 
 
-def sampling_arguments(image: torch.Tensor, side: int, defaults, steps: int | None = None,
+def sampling_arguments(image: torch.Tensor, side: int, defaults: StageDefaults, steps: int | None = None,
                        timesteps: list[int] | None = None) -> dict[str, Any]:
     """Stage II's step arguments for one call: ``num_inference_steps`` or ``timesteps``, and for img2img-style
     enlargement ``original_image`` and ``strength``.
